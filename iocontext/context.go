@@ -1,0 +1,223 @@
+package iocontext
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coionet/coio/internal/gident"
+	"github.com/coionet/coio/proactor"
+)
+
+// Executor runs handlers. Context and strand.Strand implement it.
+type Executor interface {
+	// Post queues h to run later; it never runs h before returning.
+	Post(h func())
+	// Dispatch runs h before returning when the caller is already running a handler
+	// of this executor, and otherwise behaves like Post.
+	Dispatch(h func())
+	// Defer queues h like Post, as a continuation of the current handler: on the
+	// same runner when possible.
+	Defer(h func())
+	// Context returns the Context whose runners execute the handlers.
+	Context() *Context
+}
+
+// Option configures a Context.
+type Option func(*config)
+
+type config struct {
+	backend proactor.Kind
+	budget  int
+}
+
+// WithBackend selects the backend (default proactor.Auto). The environment variable
+// COIO_BACKEND overrides it.
+func WithBackend(k proactor.Kind) Option { return func(c *config) { c.backend = k } }
+
+// WithBudget sets how many handlers a runner runs from its own queue before it looks
+// at the backend and the shared queue again (default 128, as tokio's cooperative
+// budget). A smaller budget favours fairness between connections, a larger one
+// throughput.
+func WithBudget(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.budget = n
+		}
+	}
+}
+
+// Context is coio's I/O execution context, Asio's io_context: it owns the handler
+// queues, the timers and a backend, and runs handlers on every goroutine that calls one
+// of its run functions (Run, RunOne, RunFor, Poll, PollOne). Those goroutines are its
+// runners; they share the work, and a connection's next handler may run on any of them.
+//
+// All methods are safe for concurrent use.
+type Context struct {
+	be     proactor.Backend
+	info   proactor.Info
+	budget int
+	epoch  time.Time // timer and deadline clock origin (monotonic)
+
+	work    atomic.Int64 // outstanding work: queued handlers, ops in flight, guards
+	stopped atomic.Bool  // run calls return; set by Stop or when work runs out
+	closed  atomic.Bool  // Close was called
+	active  atomic.Int32 // run calls in flight
+
+	injMu  sync.Mutex   // guards inj
+	inj    ring         // handlers posted from outside the runners
+	injLen atomic.Int32 // len(inj), readable without the lock
+
+	mu        sync.Mutex                // guards idle and runner registration
+	runners   atomic.Pointer[[]*runner] // runners inside a run call (copy on write)
+	idle      []*runner                 // runners asleep, waiting for a wake-up
+	nidle     atomic.Int32              // len(idle)
+	searching atomic.Int32              // runners woken and looking for work
+	free      []*runner                 // runner structures reused by later run calls
+
+	polling   atomic.Bool  // a runner owns the backend wait
+	blocked   atomic.Bool  // that runner is in, or about to enter, a blocking wait
+	pollUntil atomic.Int64 // when that blocking wait times out (ns since epoch)
+
+	timers timerQueue
+
+	objMu sync.Mutex // guards objs
+	objs  objList    // open I/O objects, closed by Close
+}
+
+// New creates a Context on the backend chosen by the options (default: Auto, or
+// $COIO_BACKEND).
+func New(opts ...Option) (*Context, error) {
+	cfg := config{backend: proactor.Auto, budget: 128}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := &Context{budget: cfg.budget, epoch: time.Now()}
+	be, info, err := proactor.Open(cfg.backend, sink{c})
+	if err != nil {
+		return nil, fmt.Errorf("iocontext: %w", err)
+	}
+	c.be, c.info = be, info
+	c.timers.init()
+	empty := []*runner{}
+	c.runners.Store(&empty)
+	return c, nil
+}
+
+// Backend reports which backend is live and why it was chosen.
+func (c *Context) Backend() proactor.Info { return c.info }
+
+// Context returns c; it makes Context an Executor.
+func (c *Context) Context() *Context { return c }
+
+// now is the Context's monotonic clock, in ns since its epoch.
+func (c *Context) now() int64 { return int64(time.Since(c.epoch)) }
+
+// sink hands backend completions to the Context's queues.
+type sink struct{ c *Context }
+
+func (s sink) Complete(op *proactor.Op) { s.c.push(task{op: op}) }
+
+// current returns the runner of c that the calling goroutine is, or nil. Goroutines
+// are identified by gident (see ARCHITECTURE.md, "Knowing the caller"): a scan of the
+// few runners inside a run call, a handful of nanoseconds.
+func (c *Context) current() *runner {
+	if !gident.Supported {
+		return nil
+	}
+	g := gident.Current()
+	for _, r := range *c.runners.Load() {
+		if r.g == g {
+			return r
+		}
+	}
+	return nil
+}
+
+// Post queues h to run on one of c's runners. It never runs h before returning, and h
+// counts as outstanding work until it has run. Called from a handler of c, it queues
+// h on that runner's own queue (which idle runners steal from); from anywhere else, on
+// the shared queue. After Close, h is dropped.
+func (c *Context) Post(h func()) {
+	if c.closed.Load() && c.active.Load() == 0 {
+		return
+	}
+	c.work.Add(1)
+	c.push(task{fn: h})
+}
+
+// Dispatch runs h at once when called from a handler that one of c's runners is
+// running, and otherwise behaves like Post.
+func (c *Context) Dispatch(h func()) {
+	if r := c.current(); r != nil && r.inHandler {
+		h()
+		return
+	}
+	c.Post(h)
+}
+
+// Defer queues h as a continuation of the running handler: on this runner's own queue
+// when called from a handler of c (so it runs after the current handler returns,
+// usually on the same runner), like Post otherwise. It never runs h inline.
+func (c *Context) Defer(h func()) { c.Post(h) }
+
+// push queues t, on the current runner's queue when there is one.
+func (c *Context) push(t task) {
+	if r := c.current(); r != nil {
+		r.mu.Lock()
+		r.q.push(t)
+		n := r.q.len()
+		r.mu.Unlock()
+		r.qlen.Store(int32(n))
+		// The runner will get to t itself; wake a helper only when there is more
+		// queued than the runner is about to take.
+		if n > 1 && c.nidle.Load() > 0 {
+			c.notify()
+		}
+		return
+	}
+	c.injMu.Lock()
+	c.inj.push(t)
+	c.injLen.Store(int32(c.inj.len()))
+	c.injMu.Unlock()
+	c.notify()
+}
+
+// addWork counts one more unit of outstanding work.
+func (c *Context) addWork() { c.work.Add(1) }
+
+// workDone counts one unit of work finished; the last one stops the Context, so that
+// every run call returns (Asio's rule).
+func (c *Context) workDone() {
+	if n := c.work.Add(-1); n == 0 {
+		c.Stop()
+	} else if n < 0 {
+		panic("iocontext: outstanding work count went below zero")
+	}
+}
+
+// WorkGuard keeps a Context's run calls from returning for lack of work while it is
+// held (Asio's executor_work_guard).
+type WorkGuard struct {
+	c    *Context
+	held atomic.Bool
+}
+
+// NewWorkGuard counts one unit of outstanding work on c until Reset.
+func NewWorkGuard(c *Context) *WorkGuard {
+	g := &WorkGuard{c: c}
+	g.held.Store(true)
+	c.addWork()
+	return g
+}
+
+// Reset releases the guard's work. Only the first call has an effect.
+func (g *WorkGuard) Reset() {
+	if g.held.CompareAndSwap(true, false) {
+		g.c.workDone()
+	}
+}
+
+// Owns reports whether the guard still holds its work.
+func (g *WorkGuard) Owns() bool { return g.held.Load() }

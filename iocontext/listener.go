@@ -1,0 +1,144 @@
+package iocontext
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+
+	"github.com/coionet/coio/proactor"
+	"golang.org/x/sys/unix"
+)
+
+// acceptor is the part of TCPListener and UnixListener that accepts: its FD, its one
+// accept op, and the back-off after descriptor exhaustion.
+type acceptor struct {
+	c    *Context
+	netw string
+	addr net.Addr
+	fd   proactor.FD
+	node objNode
+	aop  proactor.Op
+	kind acceptorKind
+
+	accepting atomic.Bool // an accept is in flight (or waiting out a back-off)
+	closed    atomic.Bool
+
+	backoff   int64  // current back-off (ns), 0 when the last accept did not run out of fds
+	retryAt   int64  // no accept syscall before this time (ns since the Context's epoch)
+	retry     *Timer // waits out the back-off; made on first use
+	retryWait func(error)
+}
+
+// acceptorKind is what an acceptor reports to its listener.
+type acceptorKind interface {
+	accepted(fd int, err error)
+	shutdowner
+}
+
+func (a *acceptor) openAcceptor(c *Context, fd int, netw string, kind acceptorKind) error {
+	a.c, a.netw, a.kind = c, netw, kind
+	a.aop = proactor.Op{Kind: proactor.OpAccept, FD: &a.fd, Done: a.acceptDone}
+	if sa, err := unix.Getsockname(fd); err == nil {
+		a.addr = sockaddrToAddr(sa)
+		if ua, ok := a.addr.(*net.UnixAddr); ok {
+			ua.Net = netw
+		}
+	}
+	if err := c.be.Register(&a.fd, fd); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := c.register(&a.node, kind); err != nil {
+		c.be.Close(&a.fd)
+		return err
+	}
+	return nil
+}
+
+func (a *acceptor) begin() bool { return a.accepting.CompareAndSwap(false, true) }
+
+func (a *acceptor) end() { a.accepting.Store(false) }
+
+// submit starts the accept, or first waits out the back-off.
+func (a *acceptor) submit() {
+	c := a.c
+	c.addWork()
+	if a.retryAt != 0 && c.now() < a.retryAt && !a.fd.Closing() {
+		if a.retry == nil {
+			a.retry = NewTimer(c)
+			a.retryWait = a.backoffDone
+		}
+		a.retry.ExpiresAt(c.epoch.Add(timeDuration(a.retryAt)))
+		a.retry.AsyncWait(a.retryWait)
+		return
+	}
+	c.be.Submit(&a.aop)
+}
+
+// backoffDone runs when the back-off timer fires (or is cancelled): the accept's unit
+// of work, counted in submit, is still outstanding and goes to the real accept.
+func (a *acceptor) backoffDone(err error) {
+	if err != nil || a.fd.Closing() {
+		// Complete the accept as aborted, as its own queued completion: that task
+		// settles the accept's unit of work.
+		a.aop.N, a.aop.Err = -1, ErrAborted
+		if a.fd.Closing() {
+			a.aop.Err = proactor.ErrAbortedClosed
+		}
+		a.c.push(task{op: &a.aop})
+		return
+	}
+	a.retryAt = 0
+	a.c.be.Submit(&a.aop)
+}
+
+func (a *acceptor) acceptDone(op *proactor.Op) {
+	fd, err := op.N, op.Err
+	if err != nil {
+		fd = -1
+	}
+	a.deliver(fd, err)
+}
+
+// deliver hands one result to the listener. The unit of work of the accept is settled
+// by the runner after this returns.
+func (a *acceptor) deliver(fd int, err error) {
+	switch {
+	case err == nil:
+		a.backoff, a.retryAt = 0, 0
+	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
+		a.backoff = min(max(2*a.backoff, int64(minAcceptBackoff)), int64(maxAcceptBackoff))
+		a.retryAt = a.c.now() + a.backoff
+	}
+	if err != nil {
+		err = opError("accept", a.netw, a.Addr, nil, err)
+	}
+	a.kind.accepted(fd, err)
+}
+
+// Addr returns the address the listener is bound to.
+func (a *acceptor) Addr() net.Addr { return a.addr }
+
+// Cancel aborts the accept in flight: its handler gets ErrAborted.
+func (a *acceptor) Cancel() {
+	a.c.be.Cancel(&a.fd)
+	if a.retry != nil {
+		a.retry.Cancel()
+	}
+}
+
+// Close stops listening; the accept in flight completes with an error matching
+// ErrAborted and net.ErrClosed. A second Close returns net.ErrClosed.
+func (a *acceptor) Close() error {
+	if !a.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	a.c.unregister(&a.node)
+	err := a.c.be.Close(&a.fd)
+	if a.retry != nil {
+		a.retry.Cancel()
+	}
+	return err
+}
+
+func (a *acceptor) shutdown() { a.Close() }

@@ -1,0 +1,538 @@
+package iocontext
+
+import (
+	"math"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coionet/coio/internal/gident"
+	"github.com/coionet/coio/proactor"
+)
+
+// injectBatch bounds how many handlers a runner moves from the shared queue to its own
+// in one lock acquisition: enough to amortise the lock, small enough that another
+// runner finds the rest.
+const injectBatch = 32
+
+// runner is the state of one goroutine inside a run call.
+type runner struct {
+	c *Context
+	g uintptr // gident of the goroutine, 0 while unused
+
+	mu   sync.Mutex   // guards q; taken by the owner and by thieves
+	q    ring         // local queue: completions it reaped, handlers posted from its handlers
+	qlen atomic.Int32 // q.len(), for thieves and for the idle check
+
+	wake      chan struct{} // a token wakes the runner from its idle sleep
+	searching bool          // woken and counted in c.searching until it finds work or sleeps
+	inHandler bool          // running a handler: Dispatch runs inline; a panic must settle its work
+	budget    int           // handlers left before the next look at the backend and shared queue
+	limit     int           // the run call's handler limit (0: none)
+	ready     []*proactor.Op
+	sleepT    *time.Timer // RunFor's sleep timeout, made on first use
+}
+
+// mode says how a run call behaves.
+type mode struct {
+	limit    int   // handlers to run at most (0: no limit)
+	block    bool  // wait for work when none is ready
+	deadline int64 // RunFor: return at this time (ns since epoch); 0 none
+}
+
+// Run runs handlers until the Context is stopped or runs out of work, and returns how
+// many it ran. Several goroutines may call Run at once: they share the work. A handler
+// that panics makes the Run of the goroutine that ran it panic with a *PanicError; Run
+// may be called again afterwards and goes on with the remaining work.
+func (c *Context) Run() int { return c.run(mode{block: true}) }
+
+// RunOne runs at most one handler, waiting until one is ready, and returns 1 or 0.
+func (c *Context) RunOne() int { return c.run(mode{limit: 1, block: true}) }
+
+// RunFor runs handlers for at most d and returns how many it ran. It returns by d (plus
+// scheduling slack) even when work remains, and earlier when the Context is stopped or
+// runs out of work.
+func (c *Context) RunFor(d time.Duration) int {
+	return c.run(mode{block: true, deadline: c.now() + max(int64(d), 1)})
+}
+
+// Poll runs every handler that is ready, without waiting, and returns how many it ran.
+func (c *Context) Poll() int { return c.run(mode{}) }
+
+// PollOne runs at most one ready handler, without waiting.
+func (c *Context) PollOne() int { return c.run(mode{limit: 1}) }
+
+// Stop makes every run call return as soon as it can and run calls made later return
+// at once, until Restart. Queued handlers are kept, not run and not dropped. Stop
+// returns without waiting.
+func (c *Context) Stop() {
+	c.stopped.Store(true)
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.nidle.Store(0)
+	c.searching.Add(int32(len(idle)))
+	c.mu.Unlock()
+	for _, r := range idle {
+		r.signal() // r counts itself as searching when it sees the token
+	}
+	c.be.Wake()
+}
+
+// Stopped reports whether the Context is stopped: by Stop, or because a run call found
+// no work left.
+func (c *Context) Stopped() bool { return c.stopped.Load() }
+
+// Restart makes a stopped Context runnable again. It panics when a run call is in
+// flight.
+func (c *Context) Restart() {
+	if c.active.Load() != 0 {
+		panic("iocontext: Restart called while a run call is in flight; wait for every Run to return first")
+	}
+	c.stopped.Store(false)
+}
+
+func (c *Context) run(m mode) (n int) {
+	if c.stopped.Load() {
+		return 0
+	}
+	if c.work.Load() == 0 {
+		c.Stop()
+		return 0
+	}
+	r := c.enter()
+	r.limit = m.limit
+	defer func() {
+		if r.inHandler {
+			// A handler panicked: its unit of work is finished all the same.
+			r.inHandler = false
+			c.workDone()
+		}
+		v := recover()
+		var pe *PanicError
+		if v != nil {
+			if p, ok := v.(*PanicError); ok {
+				pe = p
+			} else {
+				pe = &PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}
+		c.leave(r)
+		if pe != nil {
+			panic(pe)
+		}
+	}()
+	for {
+		if c.stopped.Load() {
+			return n
+		}
+		t, ok := r.next(m.block)
+		if ok {
+			if r.searching {
+				r.stopSearching()
+				// Chain the wake-up: if there is still work for another runner,
+				// wake one more (one at a time, never a herd).
+				if r.qlen.Load() > 0 || c.injLen.Load() > 0 {
+					c.notify()
+				}
+			}
+			if !r.runTask(t) {
+				continue // an op that went back to waiting: no handler ran
+			}
+			n++
+			if m.limit > 0 && n >= m.limit {
+				return n
+			}
+			continue
+		}
+		if c.work.Load() == 0 {
+			c.Stop()
+			return n
+		}
+		if !m.block {
+			return n
+		}
+		if m.deadline != 0 && c.now() >= m.deadline {
+			return n
+		}
+		r.idleWait(m.deadline)
+	}
+}
+
+// runTask runs one task; false when it was an op that the backend parked again.
+func (r *runner) runTask(t task) bool {
+	c := r.c
+	if op := t.op; op != nil {
+		if op.NeedsPerform && !c.be.Perform(op) {
+			return false
+		}
+		r.inHandler = true
+		op.Done(op)
+	} else {
+		r.inHandler = true
+		t.fn()
+	}
+	r.inHandler = false
+	c.workDone()
+	return true
+}
+
+// enter registers the calling goroutine as a runner.
+func (c *Context) enter() *runner {
+	c.active.Add(1)
+	c.mu.Lock()
+	var r *runner
+	if n := len(c.free); n > 0 {
+		r = c.free[n-1]
+		c.free = c.free[:n-1]
+	} else {
+		r = &runner{c: c, wake: make(chan struct{}, 1), ready: make([]*proactor.Op, 0, 256)}
+	}
+	r.g = gident.Current()
+	r.budget = c.budget
+	old := *c.runners.Load()
+	rs := make([]*runner, len(old), len(old)+1)
+	copy(rs, old)
+	rs = append(rs, r)
+	c.runners.Store(&rs)
+	c.mu.Unlock()
+	return r
+}
+
+// leave unregisters r; handlers left on its queue move to the shared queue so that the
+// next run call finds them.
+func (c *Context) leave(r *runner) {
+	if r.searching {
+		r.stopSearching()
+	}
+	c.mu.Lock()
+	old := *c.runners.Load()
+	rs := make([]*runner, 0, len(old))
+	for _, o := range old {
+		if o != r {
+			rs = append(rs, o)
+		}
+	}
+	c.runners.Store(&rs)
+	for i, o := range c.idle {
+		if o == r {
+			c.idle = append(c.idle[:i], c.idle[i+1:]...)
+			c.nidle.Store(int32(len(c.idle)))
+			break
+		}
+	}
+	r.mu.Lock()
+	moved := r.q.len()
+	if moved > 0 {
+		// Put them in front of the shared queue: they were taken from its front or
+		// queued before anything posted there since, and FIFO must hold.
+		c.injMu.Lock()
+		var q ring
+		r.q.moveTo(&q, math.MaxInt)
+		c.inj.moveTo(&q, math.MaxInt)
+		c.inj = q
+		c.injLen.Store(int32(c.inj.len()))
+		c.injMu.Unlock()
+	}
+	r.qlen.Store(0)
+	r.mu.Unlock()
+	select { // drop a stale wake-up token
+	case <-r.wake:
+	default:
+	}
+	r.g = 0
+	c.free = append(c.free, r)
+	c.mu.Unlock()
+	c.active.Add(-1)
+	if moved > 0 {
+		c.notify()
+	}
+}
+
+func (r *runner) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) stopSearching() {
+	r.searching = false
+	r.c.searching.Add(-1)
+}
+
+// next finds a task: the runner's own queue (with a look at the backend and the shared
+// queue every budget handlers), then the shared queue, then another runner's queue,
+// then the backend without blocking.
+func (r *runner) next(block bool) (task, bool) {
+	c := r.c
+	r.budget--
+	if r.budget <= 0 {
+		r.budget = c.budget
+		// Fairness: a runner whose own queue never empties would otherwise never
+		// reap new completions or run posted handlers.
+		r.pollBackend()
+		r.takeInjected()
+	}
+	if t, ok := r.popLocal(); ok {
+		return t, true
+	}
+	if r.takeInjected() {
+		if t, ok := r.popLocal(); ok {
+			return t, true
+		}
+	}
+	if r.steal() {
+		if t, ok := r.popLocal(); ok {
+			return t, true
+		}
+	}
+	if r.pollBackend() {
+		if t, ok := r.popLocal(); ok {
+			return t, true
+		}
+	}
+	return task{}, false
+}
+
+func (r *runner) popLocal() (task, bool) {
+	if r.qlen.Load() == 0 {
+		return task{}, false
+	}
+	r.mu.Lock()
+	t, ok := r.q.pop()
+	r.qlen.Store(int32(r.q.len()))
+	r.mu.Unlock()
+	return t, ok
+}
+
+// takeInjected moves a share of the shared queue to the runner's own queue.
+func (r *runner) takeInjected() bool {
+	c := r.c
+	if c.injLen.Load() == 0 {
+		return false
+	}
+	c.injMu.Lock()
+	n := c.inj.len()
+	if n == 0 {
+		c.injMu.Unlock()
+		return false
+	}
+	// Take a fair share so the other runners find some too.
+	share := n/len(*c.runners.Load()) + 1
+	share = min(share, injectBatch, n)
+	if r.limit > 0 {
+		share = min(share, r.limit) // RunOne and PollOne take no more than they run
+	}
+	r.mu.Lock()
+	c.inj.moveTo(&r.q, share)
+	r.qlen.Store(int32(r.q.len()))
+	r.mu.Unlock()
+	c.injLen.Store(int32(c.inj.len()))
+	c.injMu.Unlock()
+	return true
+}
+
+// steal takes half of the fullest other runner's queue.
+func (r *runner) steal() bool {
+	var victim *runner
+	var most int32
+	for _, o := range *r.c.runners.Load() {
+		if o == r {
+			continue
+		}
+		if n := o.qlen.Load(); n > most {
+			victim, most = o, n
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.mu.Lock()
+	n := victim.q.len()
+	if n == 0 {
+		victim.mu.Unlock()
+		return false
+	}
+	// Half, rounded up: a lone queued task is worth taking from a runner that is
+	// busy running a long handler.
+	take := (n + 1) / 2
+	r.mu.Lock()
+	victim.q.moveTo(&r.q, take)
+	r.qlen.Store(int32(r.q.len()))
+	r.mu.Unlock()
+	victim.qlen.Store(int32(victim.q.len()))
+	victim.mu.Unlock()
+	return true
+}
+
+// pollBackend reaps completions and expired timers without blocking, if no other
+// runner is waiting in the backend. It reports whether it queued anything.
+func (r *runner) pollBackend() bool {
+	c := r.c
+	if !c.polling.CompareAndSwap(false, true) {
+		return false
+	}
+	var err error
+	r.ready, err = c.be.Wait(0, r.ready[:0])
+	c.polling.Store(false)
+	if err != nil && !c.closed.Load() {
+		panic("iocontext: backend wait failed: " + err.Error())
+	}
+	// A runner that went to sleep while this one held the backend found the slot
+	// taken; hand the blocking wait to it.
+	if c.nidle.Load() > 0 && !c.blocked.Load() {
+		c.notify()
+	}
+	return r.queueReady()
+}
+
+// queueReady moves reaped ops and expired timer waits to the runner's own queue.
+func (r *runner) queueReady() bool {
+	c := r.c
+	n := len(r.ready)
+	r.mu.Lock()
+	for i, op := range r.ready {
+		r.q.push(task{op: op})
+		r.ready[i] = nil
+	}
+	n += c.timers.expire(c.now(), &r.q)
+	r.qlen.Store(int32(r.q.len()))
+	r.mu.Unlock()
+	r.ready = r.ready[:0]
+	return n > 0
+}
+
+// idleWait waits for work: as the one runner blocked in the backend when that slot is
+// free, otherwise asleep until another runner or a producer wakes it.
+func (r *runner) idleWait(deadline int64) {
+	c := r.c
+	if r.searching {
+		r.stopSearching()
+	}
+	if c.polling.CompareAndSwap(false, true) {
+		timeout := time.Duration(-1)
+		until := int64(math.MaxInt64)
+		if next := c.timers.next(); next != math.MaxInt64 {
+			until = next
+		}
+		if deadline != 0 && deadline < until {
+			until = deadline
+		}
+		if until != math.MaxInt64 {
+			timeout = time.Duration(max(until-c.now(), 0))
+		}
+		c.pollUntil.Store(until)
+		c.blocked.Store(true)
+		// Anything published before blocked was set must be seen now; anything after
+		// it will find blocked set and wake the backend.
+		if !c.hasWork(r) && !c.stopped.Load() {
+			var err error
+			r.ready, err = c.be.Wait(timeout, r.ready[:0])
+			if err != nil && !c.closed.Load() {
+				c.blocked.Store(false)
+				c.polling.Store(false)
+				panic("iocontext: backend wait failed: " + err.Error())
+			}
+		}
+		c.blocked.Store(false)
+		c.polling.Store(false)
+		if r.queueReady() && c.nidle.Load() > 0 {
+			// Hand the backend to an idle runner while this one runs what it reaped.
+			c.notify()
+		}
+		return
+	}
+	// Sleep. Register first, then look again: a producer that published work before
+	// the registration is seen by the second look; one after it finds us idle.
+	c.mu.Lock()
+	if c.stopped.Load() {
+		c.mu.Unlock()
+		return
+	}
+	c.idle = append(c.idle, r)
+	c.nidle.Store(int32(len(c.idle)))
+	c.mu.Unlock()
+	if c.hasWork(r) || !c.polling.Load() || c.stopped.Load() || c.work.Load() == 0 {
+		if c.removeIdle(r) {
+			return
+		}
+		// Someone already took r off the idle list and counted it as searching; the
+		// token is on its way.
+		<-r.wake
+		r.searching = true
+		return
+	}
+	if deadline == 0 {
+		<-r.wake
+	} else {
+		d := time.Duration(deadline - c.now())
+		if r.sleepT == nil {
+			r.sleepT = time.NewTimer(d)
+		} else {
+			r.sleepT.Reset(d)
+		}
+		select {
+		case <-r.wake:
+			r.sleepT.Stop()
+		case <-r.sleepT.C:
+			if c.removeIdle(r) {
+				return
+			}
+			<-r.wake
+		}
+	}
+	r.searching = true
+}
+
+// removeIdle takes r off the idle list; false when a waker already did.
+func (c *Context) removeIdle(r *runner) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range c.idle {
+		if o == r {
+			c.idle = append(c.idle[:i], c.idle[i+1:]...)
+			c.nidle.Store(int32(len(c.idle)))
+			return true
+		}
+	}
+	return false
+}
+
+// hasWork reports whether a runner would find a task now.
+func (c *Context) hasWork(self *runner) bool {
+	if c.injLen.Load() > 0 {
+		return true
+	}
+	for _, o := range *c.runners.Load() {
+		if o.qlen.Load() > 0 {
+			return true
+		}
+	}
+	return c.timers.next() <= c.now()
+}
+
+// notify wakes a runner for newly published work: an idle one when there is one and
+// nobody is already searching, else the runner blocked in the backend.
+func (c *Context) notify() {
+	if c.searching.Load() > 0 {
+		return
+	}
+	if c.nidle.Load() > 0 {
+		c.mu.Lock()
+		if n := len(c.idle); n > 0 {
+			r := c.idle[n-1]
+			c.idle = c.idle[:n-1]
+			c.nidle.Store(int32(n - 1))
+			c.searching.Add(1)
+			c.mu.Unlock()
+			r.signal()
+			return
+		}
+		c.mu.Unlock()
+	}
+	if c.blocked.Load() {
+		c.be.Wake()
+	}
+}

@@ -1,0 +1,294 @@
+package iocontext
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+
+	"github.com/coionet/coio/proactor"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotOpen is returned by operations on a stream that was never opened (a TCPConn
+// made by NewTCPConn before AsyncConnect or AsyncAcceptInto completed).
+var ErrNotOpen = errors.New("coio: stream is not open")
+
+// stream is the part of TCPConn and UnixConn that moves bytes. It embeds its FD and
+// its two ops, so a connection's operations allocate nothing.
+type stream struct {
+	c    *Context
+	netw string // "tcp" or "unix", for errors
+	fd   proactor.FD
+	node objNode
+
+	rop, wop proactor.Op // the one read and the one write (or connect) in flight
+	rh, wh   func(int, error)
+	ch       func(error) // connect handler
+	rbuf     []byte      // AsyncRead's whole buffer
+	wbuf     []byte      // AsyncWrite's whole buffer
+	rdone    int         // bytes read so far by AsyncRead (or AsyncReadSome: 0)
+	wdone    int
+	rfull    bool // AsyncRead: fill the buffer
+	wfull    bool // AsyncWrite: write it all
+
+	reading, writing atomic.Bool // an op of that direction is in flight
+	opened           atomic.Bool // the FD was registered at least once
+
+	raddr atomic.Pointer[net.Addr] // cached peer address
+}
+
+// bind prepares the ops for c; done once per stream.
+func (s *stream) bind(c *Context, netw string) {
+	if s.c == c && s.rop.Done != nil {
+		return
+	}
+	s.c, s.netw = c, netw
+	s.rop = proactor.Op{Kind: proactor.OpRead, FD: &s.fd, Done: s.readDone}
+	s.wop = proactor.Op{Kind: proactor.OpWrite, FD: &s.fd, Done: s.writeDone}
+}
+
+// open registers sysfd with c's backend and with c's object list. On failure sysfd is
+// closed.
+func (s *stream) open(c *Context, sysfd int, netw string) error {
+	s.bind(c, netw)
+	s.raddr.Store(nil)
+	if err := c.be.Register(&s.fd, sysfd); err != nil {
+		unix.Close(sysfd)
+		return err
+	}
+	if err := c.register(&s.node, s); err != nil {
+		c.be.Close(&s.fd)
+		return err
+	}
+	s.opened.Store(true)
+	return nil
+}
+
+// reusable reports whether the stream may be opened again: never opened, or closed
+// with nothing left in flight.
+func (s *stream) reusable() bool {
+	return !s.opened.Load() || (s.fd.Destroyed() && !s.reading.Load() && !s.writing.Load())
+}
+
+func (s *stream) shutdown() { s.Close() }
+
+// failLater posts h(0, err) as the completion of an op that could not start.
+func (c *Context) failLater(h func(int, error), err error) {
+	c.later(func() { h(0, err) })
+}
+
+// later posts fn as the completion of an op that could not start: counted as work,
+// run on a runner, never inline.
+func (c *Context) later(fn func()) {
+	c.addWork()
+	c.push(task{fn: fn})
+}
+
+// AsyncReadSome reads into b and calls h with the number of bytes read, which may be
+// fewer than len(b). h runs exactly once, on a runner, never inside this call. At the
+// peer's orderly close h gets (0, io.EOF). An empty b completes with (0, nil) without a
+// syscall. Only one read may be in flight: a second fails with ErrBusy.
+func (s *stream) AsyncReadSome(b []byte, h func(n int, err error)) { s.startRead(b, false, h) }
+
+// AsyncRead reads until b is full, then calls h(len(b), nil); on an error or end of
+// stream first, h gets the bytes read so far and the error.
+func (s *stream) AsyncRead(b []byte, h func(n int, err error)) { s.startRead(b, true, h) }
+
+func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
+	c := s.c
+	if c == nil {
+		panic("iocontext: read on a stream that was never opened")
+	}
+	if !s.reading.CompareAndSwap(false, true) {
+		c.failLater(h, ErrBusy)
+		return
+	}
+	c.addWork()
+	s.rh, s.rbuf, s.rdone, s.rfull = h, b, 0, full
+	op := &s.rop
+	op.Buf = b
+	if len(b) == 0 {
+		op.N, op.Err = 0, nil
+		if s.fd.Closing() || !s.opened.Load() {
+			op.Err = net.ErrClosed
+		}
+		c.push(task{op: op})
+		return
+	}
+	c.be.Submit(op)
+}
+
+func (s *stream) readDone(op *proactor.Op) {
+	n, err := op.N, op.Err
+	if err == nil && n == 0 && len(op.Buf) > 0 {
+		err = io.EOF
+	}
+	s.rdone += n
+	if s.rfull && err == nil && s.rdone < len(s.rbuf) {
+		op.Buf = s.rbuf[s.rdone:]
+		s.c.addWork()
+		s.c.be.Submit(op)
+		return
+	}
+	h, total := s.rh, s.rdone
+	s.rh, s.rbuf, op.Buf = nil, nil, nil
+	s.reading.Store(false)
+	h(total, s.mapErr("read", err))
+}
+
+// AsyncWriteSome writes from b and calls h with the number of bytes written, which may
+// be fewer than len(b). Only one write may be in flight: a second fails with ErrBusy.
+func (s *stream) AsyncWriteSome(b []byte, h func(n int, err error)) { s.startWrite(b, false, h) }
+
+// AsyncWrite writes all of b, then calls h(len(b), nil); on an error first, h gets the
+// bytes written so far and the error.
+func (s *stream) AsyncWrite(b []byte, h func(n int, err error)) { s.startWrite(b, true, h) }
+
+func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
+	c := s.c
+	if c == nil {
+		panic("iocontext: write on a stream that was never opened")
+	}
+	if !s.writing.CompareAndSwap(false, true) {
+		c.failLater(h, ErrBusy)
+		return
+	}
+	c.addWork()
+	s.wh, s.wbuf, s.wdone, s.wfull = h, b, 0, full
+	op := &s.wop
+	op.Buf = b
+	if len(b) == 0 || !s.opened.Load() {
+		op.N, op.Err = 0, nil
+		if s.fd.Closing() || !s.opened.Load() {
+			op.Err = net.ErrClosed
+		}
+		c.push(task{op: op})
+		return
+	}
+	c.be.Submit(op)
+}
+
+func (s *stream) writeDone(op *proactor.Op) {
+	if op.Kind == proactor.OpConnect {
+		s.connectDone(op)
+		return
+	}
+	n, err := op.N, op.Err
+	s.wdone += n
+	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
+		op.Buf = s.wbuf[s.wdone:]
+		s.c.addWork()
+		s.c.be.Submit(op)
+		return
+	}
+	h, total := s.wh, s.wdone
+	s.wh, s.wbuf, op.Buf = nil, nil, nil
+	s.writing.Store(false)
+	h(total, s.mapErr("write", err))
+}
+
+func (s *stream) connectDone(op *proactor.Op) {
+	err := op.Err
+	op.Kind, op.Addr = proactor.OpWrite, nil
+	h := s.ch
+	s.ch = nil
+	s.writing.Store(false)
+	h(s.mapErr("dial", err))
+}
+
+// startConnect connects the open stream to sa; h gets the result.
+func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
+	s.writing.Store(true)
+	s.c.addWork()
+	s.ch = h
+	op := &s.wop
+	op.Kind, op.Addr = proactor.OpConnect, sa
+	s.c.be.Submit(op)
+}
+
+// Cancel aborts the read and the write in flight: their handlers run with ErrAborted,
+// unless they completed already, posted, never inside Cancel.
+func (s *stream) Cancel() {
+	if s.opened.Load() {
+		s.c.be.Cancel(&s.fd)
+	}
+}
+
+// Close aborts the ops in flight (their handlers get an error matching both
+// ErrAborted and net.ErrClosed) and closes the descriptor as soon as no syscall and no
+// op is using it. A second Close returns net.ErrClosed.
+func (s *stream) Close() error {
+	if !s.opened.Load() {
+		return ErrNotOpen
+	}
+	s.c.unregister(&s.node)
+	return s.c.be.Close(&s.fd)
+}
+
+// CloseRead shuts down the reading side (shutdown(SHUT_RD)).
+func (s *stream) CloseRead() error { return s.shutdownDir(unix.SHUT_RD, "close read") }
+
+// CloseWrite shuts down the writing side (shutdown(SHUT_WR)): the peer reads io.EOF
+// once it has read everything written before.
+func (s *stream) CloseWrite() error { return s.shutdownDir(unix.SHUT_WR, "close write") }
+
+func (s *stream) shutdownDir(how int, op string) error {
+	return s.control(op, func(fd int) error { return unix.Shutdown(fd, how) })
+}
+
+// control runs fn on the descriptor while holding a reference, so it cannot be closed
+// and its number reused meanwhile.
+func (s *stream) control(op string, fn func(fd int) error) error {
+	if !s.opened.Load() {
+		return ErrNotOpen
+	}
+	if !s.fd.Acquire() {
+		return net.ErrClosed
+	}
+	err := fn(s.fd.Sysfd)
+	s.fd.Release()
+	if err != nil {
+		return s.mapErr(op, err)
+	}
+	return nil
+}
+
+// LocalAddr returns the local address, or nil when the stream is not open.
+func (s *stream) LocalAddr() net.Addr {
+	var a net.Addr
+	s.control("getsockname", func(fd int) error {
+		sa, err := unix.Getsockname(fd)
+		if err == nil {
+			a = sockaddrToAddr(sa)
+		}
+		return nil
+	})
+	return a
+}
+
+// RemoteAddr returns the peer's address, or nil when the stream is not connected.
+func (s *stream) RemoteAddr() net.Addr {
+	if p := s.raddr.Load(); p != nil {
+		return *p
+	}
+	var a net.Addr
+	s.control("getpeername", func(fd int) error {
+		sa, err := unix.Getpeername(fd)
+		if err == nil {
+			a = sockaddrToAddr(sa)
+		}
+		return nil
+	})
+	if a != nil {
+		s.raddr.Store(&a)
+	}
+	return a
+}
+
+func (s *stream) mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return opError(op, s.netw, s.LocalAddr, s.RemoteAddr, err)
+}

@@ -1,0 +1,114 @@
+package proactor
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Backend starts operations and reports their completions. Submit, Cancel, Close and
+// Wake may be called from any goroutine; Wait from one goroutine at a time.
+type Backend interface {
+	// Name is the backend's short name: "epoll", "kqueue" or "iouring".
+	Name() string
+	// Register prepares f for sysfd. f must be zero or fully released and unregistered.
+	Register(f *FD, sysfd int) error
+	// Submit starts op. The op comes back exactly once (Sink.Complete or Wait).
+	Submit(op *Op)
+	// Perform retries an op that Wait returned with NeedsPerform; true when the op is
+	// finished and its Done may run, false when it went back to waiting.
+	Perform(op *Op) bool
+	// Cancel aborts every op in flight on f with ErrAborted, except those that already
+	// completed, and returns how many it aborted.
+	Cancel(f *FD) int
+	// Close marks f closing, aborts its ops with ErrAbortedClosed, and closes the
+	// descriptor when the last reference is dropped. A second Close returns net.ErrClosed.
+	Close(f *FD) error
+	// Wait blocks until completions are available, Wake is called or timeout passes
+	// (negative: no limit; zero: do not block), and appends the completed ops to ready.
+	Wait(timeout time.Duration, ready []*Op) ([]*Op, error)
+	// Wake makes a current or the next Wait return soon.
+	Wake()
+	// Shutdown releases the backend; every FD must already be closed.
+	Shutdown() error
+}
+
+// Kind selects a backend.
+type Kind int
+
+// Backend kinds.
+const (
+	Auto    Kind = iota // io_uring where the kernel allows it, else epoll or kqueue
+	Epoll               // Linux epoll, reactive
+	Kqueue              // BSD and darwin kqueue, reactive
+	IOURing             // Linux io_uring, proactive
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Auto:
+		return "auto"
+	case Epoll:
+		return "epoll"
+	case Kqueue:
+		return "kqueue"
+	case IOURing:
+		return "iouring"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// ParseKind parses a backend name as COIO_BACKEND spells it.
+func ParseKind(s string) (Kind, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return Auto, nil
+	case "epoll":
+		return Epoll, nil
+	case "kqueue":
+		return Kqueue, nil
+	case "iouring", "io_uring", "uring":
+		return IOURing, nil
+	}
+	return Auto, fmt.Errorf("proactor: unknown backend %q (want auto, epoll, kqueue or iouring)", s)
+}
+
+// EnvVar names the environment variable that overrides the requested backend.
+const EnvVar = "COIO_BACKEND"
+
+// Info says which backend is live and why it was chosen.
+type Info struct {
+	Kind   Kind   // the live backend (never Auto)
+	Reason string // why it was chosen
+}
+
+// Open creates the backend for want, or for $COIO_BACKEND when that is set.
+func Open(want Kind, sink Sink) (Backend, Info, error) {
+	why := "requested"
+	if env := os.Getenv(EnvVar); env != "" {
+		k, err := ParseKind(env)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		want, why = k, EnvVar+"="+env
+	}
+	reactive := defaultReactive()
+	switch want {
+	case Auto:
+		// The io_uring backend is not part of this build yet; the reactive one is
+		// what Auto picks.
+		b, err := newReactive(sink)
+		return b, Info{Kind: reactive, Reason: "auto: io_uring backend not built in; using " + reactive.String()}, err
+	case Epoll, Kqueue:
+		if want != reactive {
+			return nil, Info{}, fmt.Errorf("proactor: backend %s is not available on %s", want, runtime.GOOS)
+		}
+		b, err := newReactive(sink)
+		return b, Info{Kind: want, Reason: why}, err
+	case IOURing:
+		return nil, Info{}, fmt.Errorf("proactor: backend iouring is not implemented yet (%s)", why)
+	}
+	return nil, Info{}, fmt.Errorf("proactor: unknown backend %v", want)
+}

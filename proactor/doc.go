@@ -1,0 +1,31 @@
+// Package proactor is coio's asynchronous operation processor: the Op that describes one
+// operation in flight, the Backend interface that starts operations and reports their
+// completions, and the backends themselves.
+//
+// Two kinds of backend exist. A proactive backend (io_uring) hands the operation to the
+// kernel and is told when it is done. The reactive backend emulates that over a
+// readiness reactor (package reactor: epoll or kqueue): it tries the syscall at once and,
+// on EAGAIN, parks the operation on its descriptor's read or write list until the reactor
+// reports readiness; the runner that receives the readied operation then retries the
+// syscall (Perform), so the syscalls of a busy server are spread over every runner
+// instead of being made by the one goroutine that waits in the reactor.
+//
+// # Ownership of an Op
+//
+// An Op belongs to its owner (an I/O object in package iocontext) while idle. Submit
+// gives it to the backend. The backend gives it back exactly once, either through
+// Sink.Complete (the result was known at once, or the op was aborted by Cancel or
+// Close) or in the slice filled by Wait; the owner's Done function then runs with the
+// result. An op that Wait returns with NeedsPerform set is not finished yet: the runner
+// calls Perform, and only if Perform reports true is the op finished.
+//
+// # Descriptors
+//
+// Every descriptor a backend works on is an FD, embedded in its I/O object. An FD is
+// reference counted, like the fdMutex of Go's internal/poll: each op in flight and each
+// direct use (setsockopt, shutdown) holds a reference, Close marks it closing, aborts its
+// ops, and the descriptor is closed by whoever drops the last reference — never while a
+// syscall or the kernel may still use the number. Each registration also takes a fresh
+// sequence number that travels in the reactor token, so a readiness event for a closed
+// descriptor whose number has been reused is recognised and dropped.
+package proactor

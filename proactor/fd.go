@@ -1,0 +1,104 @@
+package proactor
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// fd state word layout: bit 63 closing, bit 62 destroyed, the rest a reference count.
+const (
+	fdClosing   = uint64(1) << 63
+	fdDestroyed = uint64(1) << 62
+	fdRefMask   = fdDestroyed - 1
+)
+
+// FD is a descriptor registered with a backend. It is embedded in its I/O object, so
+// registering one allocates nothing.
+type FD struct {
+	Sysfd int // the descriptor number; valid while a reference is held
+
+	be    fdBackend     // the backend that registered it
+	seq   atomic.Uint32 // registration sequence number, carried in reactor tokens
+	state atomic.Uint64 // closing and destroyed bits and the reference count
+
+	mu       sync.Mutex    // guards the lists and op states below
+	rq, wq   opList        // ops in flight waiting for (or retrying after) read / write readiness
+	rev, wev atomic.Uint32 // readiness edges seen; a change during a syscall means retry
+}
+
+// fdBackend is what an FD needs from the backend that registered it.
+type fdBackend interface {
+	destroy(f *FD)
+}
+
+// Acquire takes a reference for a direct use of Sysfd. It fails once Close was called.
+func (f *FD) Acquire() bool {
+	s := f.state.Add(1)
+	if s&fdClosing != 0 {
+		f.Release()
+		return false
+	}
+	return true
+}
+
+// Release drops a reference; the last one after Close closes the descriptor.
+func (f *FD) Release() {
+	s := f.state.Add(^uint64(0))
+	if s&fdRefMask == fdRefMask {
+		panic("proactor: FD reference count went below zero")
+	}
+	if s == fdClosing && f.state.CompareAndSwap(fdClosing, fdClosing|fdDestroyed) {
+		f.be.destroy(f)
+	}
+}
+
+// Destroyed reports whether the descriptor has been closed for good, so the FD may be
+// registered again.
+func (f *FD) Destroyed() bool { return f.state.Load()&fdDestroyed != 0 }
+
+// Closing reports whether Close has been called.
+func (f *FD) Closing() bool { return f.state.Load()&fdClosing != 0 }
+
+// markClosing sets the closing bit and takes a reference for the closer, or reports
+// net.ErrClosed when another Close came first.
+func (f *FD) markClosing() error {
+	for {
+		s := f.state.Load()
+		if s&fdClosing != 0 {
+			return net.ErrClosed
+		}
+		if f.state.CompareAndSwap(s, (s+1)|fdClosing) {
+			return nil
+		}
+	}
+}
+
+// opList is an intrusive doubly linked list of ops.
+type opList struct {
+	head, tail *Op
+}
+
+func (l *opList) push(op *Op) {
+	op.prev, op.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = op
+	} else {
+		l.head = op
+	}
+	l.tail = op
+}
+
+func (l *opList) remove(op *Op) {
+	if op.prev != nil {
+		op.prev.next = op.next
+	} else {
+		l.head = op.next
+	}
+	if op.next != nil {
+		op.next.prev = op.prev
+	} else {
+		l.tail = op.prev
+	}
+	op.next, op.prev = nil, nil
+}

@@ -1,0 +1,113 @@
+package proactor
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpKind says what an Op does.
+type OpKind uint8
+
+// Operation kinds.
+const (
+	OpRead    OpKind = iota + 1 // read into Buf (recv)
+	OpWrite                     // write Buf (send)
+	OpAccept                    // accept a connection; N is the new descriptor
+	OpConnect                   // connect to Addr
+	OpTimer                     // a timer wait (iocontext's; never submitted to a backend)
+	OpPost                      // a posted handler carried as an op (never submitted)
+)
+
+var opKindNames = [...]string{"", "read", "write", "accept", "connect", "timer", "post"}
+
+func (k OpKind) String() string {
+	if int(k) < len(opKindNames) && k != 0 {
+		return opKindNames[k]
+	}
+	return "op?"
+}
+
+// ErrAborted is the result of an operation that was cancelled, whose object was closed,
+// or whose Context was shut down before it completed.
+var ErrAborted = errors.New("coio: operation aborted")
+
+// ErrAbortedClosed is the result of an operation aborted because its object was
+// closed: errors.Is matches both ErrAborted and net.ErrClosed.
+var ErrAbortedClosed error = abortedClosed{}
+
+type abortedClosed struct{}
+
+func (abortedClosed) Error() string {
+	return "coio: operation aborted: use of closed network connection"
+}
+
+func (abortedClosed) Is(target error) bool {
+	return target == ErrAborted || target == net.ErrClosed
+}
+
+// abort reasons stored in Op.abort
+const (
+	abortNone   = iota
+	abortCancel // ErrAborted
+	abortClose  // ErrAbortedClosed
+)
+
+// op states, guarded by the FD's mutex once an op is listed on its FD
+const (
+	stateIdle    = iota // not in a backend
+	stateParked         // listed on its FD, waiting for readiness
+	stateTransit        // listed on its FD, readied and queued for Perform, or being performed
+)
+
+// Op is one asynchronous operation. Its owner fills in Kind, FD, Buf (and Addr for a
+// connect) and Done once, then reuses it for every operation of that kind: an Op is
+// embedded in or pooled by its I/O object, never allocated per operation.
+type Op struct {
+	Kind OpKind
+	FD   *FD
+	Buf  []byte        // data to write, or space to read into
+	Addr unix.Sockaddr // connect target
+
+	N   int   // result: bytes transferred, or the accepted descriptor
+	Err error // result: nil, a syscall.Errno, ErrAborted, ErrAbortedClosed or net.ErrClosed
+
+	// Done is called by the runner that delivers the completion, once per operation,
+	// after the backend has let go of the op (it may be resubmitted from Done).
+	Done func(op *Op)
+
+	// NeedsPerform is set on an op that Wait returned because its descriptor became
+	// ready: the runner must call Backend.Perform before Done.
+	NeedsPerform bool
+
+	next, prev *Op           // FD list links, guarded by the FD's mutex
+	state      uint8         // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
+	started    bool          // connect: the connect syscall was issued, poll SO_ERROR next
+	abort      atomic.Uint32 // abortNone / abortCancel / abortClose
+}
+
+// Sink receives the completions a backend produces outside Wait: results known at once
+// in Submit, and ops aborted by Cancel or Close. It must queue the op's Done to run
+// later on a runner, never call it inline.
+type Sink interface {
+	Complete(op *Op)
+}
+
+// finish records the result and drops the op's reference on its descriptor.
+func finish(op *Op, n int, err error) {
+	op.N, op.Err = n, err
+	op.abort.Store(abortNone)
+	op.FD.Release()
+}
+
+func abortErr(reason uint32) error {
+	if reason == abortClose {
+		return ErrAbortedClosed
+	}
+	return ErrAborted
+}
+
+// errClosed is the result of an op submitted after its FD was closed.
+var errClosed = net.ErrClosed

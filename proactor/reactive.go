@@ -1,0 +1,326 @@
+package proactor
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/coionet/coio/internal/sys"
+	"github.com/coionet/coio/reactor"
+	"golang.org/x/sys/unix"
+)
+
+// waitEvents is how many readiness events one Wait collects. Larger batches amortise the
+// epoll_wait syscall under load; 128 events cost 1.5 KiB of buffer.
+const waitEvents = 128
+
+// reactive emulates completions over a readiness reactor.
+type reactive struct {
+	p      *reactor.Poller
+	sink   Sink
+	kind   Kind
+	seq    atomic.Uint32
+	table  fdTable
+	events []reactor.Event // Wait's buffer, owned by the single waiting goroutine
+}
+
+func newReactive(sink Sink) (*reactive, error) {
+	p, err := reactor.New()
+	if err != nil {
+		return nil, err
+	}
+	return &reactive{p: p, sink: sink, kind: defaultReactive(), events: make([]reactor.Event, waitEvents)}, nil
+}
+
+func (r *reactive) Name() string { return r.kind.String() }
+
+func token(f *FD) uint64 { return uint64(uint32(f.Sysfd)) | uint64(f.seq.Load())<<32 }
+
+func (r *reactive) Register(f *FD, sysfd int) error {
+	if sysfd < 0 || sysfd >= maxFD {
+		return fmt.Errorf("proactor: descriptor %d out of range", sysfd)
+	}
+	f.Sysfd = sysfd
+	f.be = r
+	f.seq.Store(r.seq.Add(1))
+	f.state.Store(0)
+	f.rev.Store(0)
+	f.wev.Store(0)
+	r.table.store(sysfd, f)
+	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
+		r.table.clear(sysfd, f)
+		return err
+	}
+	return nil
+}
+
+// destroy runs once, when the last reference of a closing FD is dropped.
+func (r *reactive) destroy(f *FD) {
+	r.table.clear(f.Sysfd, f)
+	// Closing the descriptor removes it from the epoll set unless the open file is
+	// shared (dup, fork); remove it explicitly so a shared file raises no stale events.
+	_ = r.p.Remove(f.Sysfd)
+	unix.Close(f.Sysfd)
+}
+
+func (r *reactive) Submit(op *Op) {
+	op.started = false
+	if !op.FD.Acquire() {
+		op.N, op.Err = 0, errClosed
+		r.sink.Complete(op)
+		return
+	}
+	if r.attempt(op) {
+		r.sink.Complete(op)
+	}
+}
+
+func (r *reactive) Perform(op *Op) bool {
+	op.NeedsPerform = false
+	return r.attempt(op)
+}
+
+// attempt runs op's syscall until it completes (true) or would block, in which case the
+// op is parked on its FD (false). The op holds a reference on its FD throughout.
+func (r *reactive) attempt(op *Op) bool {
+	f := op.FD
+	edges := &f.rev
+	if op.Kind == OpWrite || op.Kind == OpConnect {
+		edges = &f.wev
+	}
+	for {
+		if a := op.abort.Load(); a != abortNone {
+			r.unlist(op)
+			finish(op, 0, abortErr(a))
+			return true
+		}
+		seen := edges.Load()
+		n, err := r.syscall(op)
+		if err != unix.EAGAIN {
+			r.unlist(op)
+			finish(op, n, err)
+			return true
+		}
+		f.mu.Lock()
+		if op.abort.Load() != abortNone || edges.Load() != seen {
+			// Aborted, or readiness arrived while the syscall ran: with edge
+			// triggering that edge would be lost if the op parked now.
+			f.mu.Unlock()
+			continue
+		}
+		if op.state == stateIdle {
+			if edges == &f.rev {
+				f.rq.push(op)
+			} else {
+				f.wq.push(op)
+			}
+		}
+		op.state = stateParked
+		f.mu.Unlock()
+		return false
+	}
+}
+
+// unlist takes a finished op off its FD's list.
+func (r *reactive) unlist(op *Op) {
+	if op.state == stateIdle {
+		return // completed on the first try: never listed
+	}
+	f := op.FD
+	f.mu.Lock()
+	if op.Kind == OpWrite || op.Kind == OpConnect {
+		f.wq.remove(op)
+	} else {
+		f.rq.remove(op)
+	}
+	op.state = stateIdle
+	f.mu.Unlock()
+}
+
+// syscall makes op's syscall once. EAGAIN means "park"; EINTR is retried here.
+func (r *reactive) syscall(op *Op) (int, error) {
+	fd := op.FD.Sysfd
+	for {
+		var n int
+		var err error
+		switch op.Kind {
+		case OpRead:
+			if len(op.Buf) == 0 {
+				return 0, nil
+			}
+			n, err = unix.Read(fd, op.Buf)
+		case OpWrite:
+			if len(op.Buf) == 0 {
+				return 0, nil
+			}
+			n, err = unix.Write(fd, op.Buf)
+		case OpAccept:
+			n, err = sys.Accept(fd)
+			if err == unix.ECONNABORTED {
+				continue // the peer gave up while queued: try the next connection
+			}
+		case OpConnect:
+			if !op.started {
+				op.started = true
+				err = unix.Connect(fd, op.Addr)
+				if err == unix.EINPROGRESS || err == unix.EALREADY || err == unix.EINTR {
+					return 0, unix.EAGAIN
+				}
+				return 0, err
+			}
+			var soerr int
+			soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+			if err == unix.EINPROGRESS || err == unix.EALREADY {
+				return 0, unix.EAGAIN
+			}
+			if err == nil {
+				// SO_ERROR is 0 both when the connect succeeded and, on some
+				// systems, when it has not finished: ask for the peer to tell.
+				if _, perr := unix.Getpeername(fd); perr == unix.ENOTCONN {
+					return 0, unix.EAGAIN
+				}
+			}
+			return 0, err
+		default:
+			return 0, fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if n < 0 {
+			n = 0
+		}
+		return n, err
+	}
+}
+
+func (r *reactive) Cancel(f *FD) int {
+	return r.abortAll(f, abortCancel)
+}
+
+func (r *reactive) Close(f *FD) error {
+	if err := f.markClosing(); err != nil {
+		return err
+	}
+	r.abortAll(f, abortClose)
+	f.Release()
+	return nil
+}
+
+// abortAll aborts every listed op of f: parked ones are finished here and handed to the
+// sink; ones in transit are flagged and finish when their runner performs them.
+func (r *reactive) abortAll(f *FD, reason uint32) int {
+	var done opList
+	count := 0
+	f.mu.Lock()
+	for _, l := range [2]*opList{&f.rq, &f.wq} {
+		for op := l.head; op != nil; {
+			next := op.next
+			count++
+			op.abort.Store(reason)
+			if op.state == stateParked {
+				l.remove(op)
+				op.state = stateIdle
+				done.push(op)
+			}
+			op = next
+		}
+	}
+	f.mu.Unlock()
+	for op := done.head; op != nil; {
+		next := op.next
+		op.next, op.prev = nil, nil
+		finish(op, 0, abortErr(reason))
+		r.sink.Complete(op)
+		op = next
+	}
+	return count
+}
+
+func (r *reactive) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
+	n, err := r.p.Wait(r.events, timeout)
+	for i := 0; i < n; i++ {
+		ev := r.events[i]
+		f := r.table.lookup(int(uint32(ev.Token)), uint32(ev.Token>>32))
+		if f == nil {
+			continue // stale: the descriptor was closed, perhaps its number reused
+		}
+		f.mu.Lock()
+		if ev.Events&reactor.Readable != 0 {
+			f.rev.Add(1)
+			ready = takeParked(&f.rq, ready)
+		}
+		if ev.Events&reactor.Writable != 0 {
+			f.wev.Add(1)
+			ready = takeParked(&f.wq, ready)
+		}
+		f.mu.Unlock()
+	}
+	return ready, err
+}
+
+// takeParked moves the parked ops of l to transit (they stay listed, so Cancel still
+// finds them) and appends them to ready.
+func takeParked(l *opList, ready []*Op) []*Op {
+	for op := l.head; op != nil; op = op.next {
+		if op.state == stateParked {
+			op.state = stateTransit
+			op.NeedsPerform = true
+			ready = append(ready, op)
+		}
+	}
+	return ready
+}
+
+func (r *reactive) Wake() { _ = r.p.Wake() }
+
+func (r *reactive) Shutdown() error { return r.p.Close() }
+
+// fdTable maps descriptor numbers to FDs without a lock on the lookup path: chunks are
+// allocated on first use and never freed.
+const (
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+	maxFD     = 1 << 22 // 4M descriptors; RLIMIT_NOFILE is far below this in practice
+)
+
+type fdChunk [chunkSize]atomic.Pointer[FD]
+
+type fdTable struct {
+	chunks [maxFD / chunkSize]atomic.Pointer[fdChunk]
+}
+
+func (t *fdTable) store(fd int, f *FD) {
+	c := t.chunks[fd>>chunkBits].Load()
+	if c == nil {
+		c = new(fdChunk)
+		if !t.chunks[fd>>chunkBits].CompareAndSwap(nil, c) {
+			c = t.chunks[fd>>chunkBits].Load()
+		}
+	}
+	c[fd&(chunkSize-1)].Store(f)
+}
+
+func (t *fdTable) clear(fd int, f *FD) {
+	if c := t.chunks[fd>>chunkBits].Load(); c != nil {
+		c[fd&(chunkSize-1)].CompareAndSwap(f, nil)
+	}
+}
+
+func (t *fdTable) lookup(fd int, seq uint32) *FD {
+	if fd < 0 || fd >= maxFD {
+		return nil
+	}
+	c := t.chunks[fd>>chunkBits].Load()
+	if c == nil {
+		return nil
+	}
+	f := c[fd&(chunkSize-1)].Load()
+	if f == nil || f.seq.Load() != seq {
+		return nil
+	}
+	return f
+}

@@ -1,0 +1,3 @@
+package proactor
+
+func defaultReactive() Kind { return Epoll }
