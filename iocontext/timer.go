@@ -117,6 +117,9 @@ func (t *Timer) abortLocked() []*timerWait {
 	if t.idx >= 0 {
 		t.c.timers.remove(t)
 	}
+	if len(t.waits) == 0 {
+		return nil // keep the slice: re-arming an idle timer allocates nothing
+	}
 	w := t.waits
 	t.waits = nil
 	for _, x := range w {

@@ -19,6 +19,8 @@ type Poller struct {
 	pending atomic.Bool       // a Wake is written and not yet consumed: later Wakes skip the syscall
 	closed  atomic.Bool       // Close was called
 	raw     []unix.EpollEvent // Wait's buffer, owned by the single waiting goroutine
+	rbuf    [8]byte           // drainWake's buffer (the single waiter's)
+	wbuf    [8]byte           // Wake's buffer: only the Wake that set pending writes it
 }
 
 // New creates a Poller.
@@ -142,9 +144,10 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 // because this Wait has not returned yet, so its caller will look at the work the waker
 // published before calling Wake.
 func (p *Poller) drainWake() {
-	var buf [8]byte
+	// The buffers live in the Poller: a local array would escape to the heap (the
+	// race detector's annotations of read and write take its address).
 	for {
-		_, err := unix.Read(p.wakefd, buf[:])
+		_, err := unix.Read(p.wakefd, p.rbuf[:])
 		if err != unix.EINTR {
 			break
 		}
@@ -161,9 +164,9 @@ func (p *Poller) Wake() error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	one := [8]byte{1} // eventfd counters are host-endian; 1 in any byte order is nonzero
+	p.wbuf[0] = 1 // eventfd counters are host-endian; 1 in any byte order is nonzero
 	for {
-		_, err := unix.Write(p.wakefd, one[:])
+		_, err := unix.Write(p.wakefd, p.wbuf[:])
 		switch err {
 		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, a wake-up is pending anyway
 			return nil

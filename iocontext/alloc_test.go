@@ -1,0 +1,203 @@
+package iocontext_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/coionet/coio/iocontext"
+	"golang.org/x/sys/unix"
+)
+
+// runInBackground runs ctx on one goroutine, kept alive by a work guard, until the test
+// ends.
+func runInBackground(t testing.TB, ctx *iocontext.Context, runners int) {
+	t.Helper()
+	g := iocontext.NewWorkGuard(ctx)
+	done := make(chan struct{})
+	for range runners {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			ctx.Run()
+		}()
+	}
+	t.Cleanup(func() {
+		g.Reset()
+		ctx.Stop()
+		for range runners {
+			<-done
+		}
+		ctx.Close()
+	})
+}
+
+func newContext(t testing.TB, opts ...iocontext.Option) *iocontext.Context {
+	t.Helper()
+	ctx, err := iocontext.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// rawClient connects a plain blocking socket to addr: the peer side of allocation
+// tests makes syscalls only, so that every allocation counted is coio's.
+func rawClient(t testing.TB, addr net.Addr) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := addr.(*net.TCPAddr)
+	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
+	if err := unix.Connect(fd, sa); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// connPair returns a coio connection and the raw fd of its peer.
+func connPair(t testing.TB, ctx *iocontext.Context) (*iocontext.TCPConn, int) {
+	t.Helper()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan *iocontext.TCPConn, 1)
+	ln.AsyncAccept(func(c *iocontext.TCPConn, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	})
+	fd := rawClient(t, ln.Addr())
+	c := <-got
+	t.Cleanup(func() { c.Close(); unix.Close(fd) })
+	return c, fd
+}
+
+func TestAllocsPost(t *testing.T) {
+	ctx := newContext(t)
+	runInBackground(t, ctx, 1)
+	done := make(chan struct{})
+	h := func() { done <- struct{}{} }
+	allocs := testing.AllocsPerRun(1000, func() {
+		ctx.Post(h)
+		<-done
+	})
+	t.Logf("Post: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("Post allocates %v times per handler; want 0", allocs)
+	}
+}
+
+func TestAllocsAsyncReadSome(t *testing.T) {
+	ctx := newContext(t)
+	runInBackground(t, ctx, 1)
+	c, peer := connPair(t, ctx)
+	msg := make([]byte, 64)
+	buf := make([]byte, 64)
+	done := make(chan int)
+	h := func(n int, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- n
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		unix.Write(peer, msg)
+		got := 0
+		for got < len(msg) {
+			c.AsyncReadSome(buf[got:], h)
+			got += <-done
+		}
+	})
+	t.Logf("AsyncReadSome: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("AsyncReadSome allocates %v times per read; want 0", allocs)
+	}
+}
+
+func TestAllocsAsyncWriteSome(t *testing.T) {
+	ctx := newContext(t)
+	runInBackground(t, ctx, 1)
+	c, peer := connPair(t, ctx)
+	msg := make([]byte, 64)
+	sink := make([]byte, 64)
+	done := make(chan int)
+	h := func(n int, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- n
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		c.AsyncWriteSome(msg, h)
+		n := <-done
+		for n > 0 {
+			m, _ := unix.Read(peer, sink[:n])
+			if m <= 0 {
+				break
+			}
+			n -= m
+		}
+	})
+	t.Logf("AsyncWriteSome: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("AsyncWriteSome allocates %v times per write; want 0", allocs)
+	}
+}
+
+func TestAllocsAsyncAccept(t *testing.T) {
+	ctx := newContext(t)
+	runInBackground(t, ctx, 1)
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ta := ln.Addr().(*net.TCPAddr)
+	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
+	conn := iocontext.NewTCPConn(ctx)
+	done := make(chan error)
+	h := func(err error) { done <- err }
+	allocs := testing.AllocsPerRun(500, func() {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatal(err)
+		}
+		ln.AsyncAcceptInto(conn, h)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		unix.Close(fd)
+	})
+	t.Logf("AsyncAcceptInto: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("AsyncAcceptInto allocates %v times per accept; want 0", allocs)
+	}
+}
+
+func TestAllocsTimerWait(t *testing.T) {
+	ctx := newContext(t)
+	runInBackground(t, ctx, 1)
+	tm := iocontext.NewTimer(ctx)
+	done := make(chan error)
+	h := func(err error) { done <- err }
+	allocs := testing.AllocsPerRun(200, func() {
+		tm.ExpiresAfter(100 * time.Microsecond)
+		tm.AsyncWait(h)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Timer.AsyncWait: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("a timer wait allocates %v times; want 0", allocs)
+	}
+}
