@@ -28,8 +28,8 @@ import (
 // session echoes one connection: read some, write it all back, repeat. Its handlers
 // are made once, so each echo allocates nothing.
 type session struct {
-	conn *iocontext.TCPConn
-	buf  []byte
+	conn            *iocontext.TCPConn
+	buf             []byte
 	onRead, onWrite func(int, error)
 }
 
