@@ -12,6 +12,11 @@ import (
 // are an fd number, and no fd is 2^32-1.
 const wakeToken = ^uint64(0)
 
+// wakeOne is what Wake writes to the eventfd: a counter of 1 in either byte order is
+// nonzero. It is a package variable, only ever read, so that concurrent Wakes neither
+// allocate nor race on a buffer.
+var wakeOne = [8]byte{1}
+
 // Poller is a readiness demultiplexer over epoll.
 type Poller struct {
 	epfd    int
@@ -20,7 +25,6 @@ type Poller struct {
 	closed  atomic.Bool       // Close was called
 	raw     []unix.EpollEvent // Wait's buffer, owned by the single waiting goroutine
 	rbuf    [8]byte           // drainWake's buffer (the single waiter's)
-	wbuf    [8]byte           // Wake's buffer: only the Wake that set pending writes it
 }
 
 // New creates a Poller.
@@ -164,9 +168,8 @@ func (p *Poller) Wake() error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	p.wbuf[0] = 1 // eventfd counters are host-endian; 1 in any byte order is nonzero
 	for {
-		_, err := unix.Write(p.wakefd, p.wbuf[:])
+		_, err := unix.Write(p.wakefd, wakeOne[:])
 		switch err {
 		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, a wake-up is pending anyway
 			return nil

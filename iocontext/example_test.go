@@ -1,0 +1,105 @@
+package iocontext_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/coionet/coio/iocontext"
+)
+
+// A handler posted to a Context runs on a goroutine that calls Run; Run returns when
+// the work is done.
+func ExampleContext_Post() {
+	ctx, err := iocontext.New()
+	if err != nil {
+		panic(err)
+	}
+	defer ctx.Close()
+	for i := range 3 {
+		ctx.Post(func() { fmt.Println("handler", i) })
+	}
+	n := ctx.Run()
+	fmt.Println("ran", n, "handlers; stopped:", ctx.Stopped())
+	// Output:
+	// handler 0
+	// handler 1
+	// handler 2
+	// ran 3 handlers; stopped: true
+}
+
+// Dispatch from inside a handler runs at once; from outside it posts.
+func ExampleContext_Dispatch() {
+	ctx, _ := iocontext.New()
+	defer ctx.Close()
+	ctx.Post(func() {
+		ctx.Dispatch(func() { fmt.Println("dispatched, inline") })
+		fmt.Println("after Dispatch")
+	})
+	ctx.Run()
+	// Output:
+	// dispatched, inline
+	// after Dispatch
+}
+
+// A timer wait completes once the expiry has passed.
+func ExampleTimer() {
+	ctx, _ := iocontext.New()
+	defer ctx.Close()
+	t := iocontext.NewTimer(ctx)
+	start := time.Now()
+	t.ExpiresAfter(20 * time.Millisecond)
+	t.AsyncWait(func(err error) {
+		fmt.Println("fired:", err, "late enough:", time.Since(start) >= 20*time.Millisecond)
+	})
+	ctx.Run()
+	// Output: fired: <nil> late enough: true
+}
+
+// An echo server with the callback API, and a client from package net talking to it.
+func ExampleListenTCP() {
+	ctx, _ := iocontext.New()
+	defer ctx.Close()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	ln.AsyncAccept(func(c *iocontext.TCPConn, err error) {
+		if err != nil {
+			return
+		}
+		ln.Close() // one connection is enough for the example
+		buf := make([]byte, 512)
+		var onRead func(int, error)
+		onRead = func(n int, err error) {
+			if err != nil { // io.EOF when the client closes
+				c.Close()
+				return
+			}
+			c.AsyncWrite(buf[:n], func(_ int, err error) {
+				if err == nil {
+					c.AsyncReadSome(buf, onRead)
+				}
+			})
+		}
+		c.AsyncReadSome(buf, onRead)
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx.Run()
+	}()
+
+	conn, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	conn.Write([]byte("hello, coio"))
+	reply := make([]byte, 11)
+	io.ReadFull(conn, reply)
+	fmt.Println(string(reply))
+	conn.Close()
+	<-done // Run returns once the connection is closed: no work is left
+	// Output: hello, coio
+}
