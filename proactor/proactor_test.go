@@ -1,0 +1,245 @@
+package proactor
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// chanSink collects completions.
+type chanSink chan *Op
+
+func (s chanSink) Complete(op *Op) { s <- op }
+
+func openReactive(t *testing.T) (Backend, chanSink) {
+	t.Helper()
+	t.Setenv(EnvVar, "")
+	s := make(chanSink, 16)
+	be, info, err := Open(Auto, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Kind != defaultReactive() || info.Reason == "" {
+		t.Fatalf("Open(Auto) = %+v", info)
+	}
+	t.Cleanup(func() { be.Shutdown() })
+	return be, s
+}
+
+func socketpair(t *testing.T) (int, int) {
+	t.Helper()
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p[0], p[1]
+}
+
+// waitReady runs the backend's wait until op comes back finished, performing readied
+// ops as a runner would.
+func waitReady(t *testing.T, be Backend, s chanSink, want *Op) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var ready []*Op
+	for time.Now().Before(deadline) {
+		select {
+		case op := <-s:
+			if op == want {
+				return
+			}
+		default:
+		}
+		var err error
+		ready, err = be.Wait(10*time.Millisecond, ready[:0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range ready {
+			if op.NeedsPerform && !be.Perform(op) {
+				continue
+			}
+			if op == want {
+				return
+			}
+		}
+	}
+	t.Fatal("op did not complete")
+}
+
+func TestReadParksUntilReadable(t *testing.T) {
+	be, s := openReactive(t)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	if err := be.Register(&f, a); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	op := &Op{Kind: OpRead, FD: &f, Buf: buf}
+	be.Submit(op)
+	select {
+	case <-s:
+		t.Fatal("a read with no data completed at once")
+	default:
+	}
+	unix.Write(b, []byte("ping"))
+	waitReady(t, be, s, op)
+	if op.N != 4 || op.Err != nil || string(buf[:4]) != "ping" {
+		t.Fatalf("read = %d, %v, %q", op.N, op.Err, buf[:op.N])
+	}
+	if err := be.Close(&f); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Destroyed() {
+		t.Fatal("an FD with no op in flight was not closed by Close")
+	}
+	if err := be.Close(&f); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second Close = %v; want net.ErrClosed", err)
+	}
+}
+
+func TestCloseAbortsParkedAndDefersClose(t *testing.T) {
+	be, s := openReactive(t)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	be.Register(&f, a)
+	op := &Op{Kind: OpRead, FD: &f, Buf: make([]byte, 8)}
+	be.Submit(op)
+	// A direct use holds a reference: Close must not close the descriptor under it.
+	if !f.Acquire() {
+		t.Fatal("Acquire failed on an open FD")
+	}
+	be.Close(&f)
+	got := <-s
+	if got != op || !errors.Is(op.Err, ErrAborted) || !errors.Is(op.Err, net.ErrClosed) {
+		t.Fatalf("aborted op: %v", op.Err)
+	}
+	if f.Destroyed() {
+		t.Fatal("descriptor closed while a reference was held")
+	}
+	if f.Acquire() {
+		t.Fatal("Acquire succeeded after Close")
+	}
+	f.Release()
+	if !f.Destroyed() {
+		t.Fatal("the last Release did not close the descriptor")
+	}
+	if _, err := unix.FcntlInt(uintptr(a), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Fatalf("fd %d still open after the last release (fcntl: %v)", a, err)
+	}
+	// Submitting on a closed FD completes with net.ErrClosed.
+	be.Submit(op)
+	if got := <-s; got != op || op.Err != net.ErrClosed {
+		t.Fatalf("op after Close: %v", op.Err)
+	}
+}
+
+func TestCancelCountsAndSparesCompleted(t *testing.T) {
+	be, s := openReactive(t)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	be.Register(&f, a)
+	defer be.Close(&f)
+	r := &Op{Kind: OpRead, FD: &f, Buf: make([]byte, 8)}
+	be.Submit(r)
+	if n := be.Cancel(&f); n != 1 {
+		t.Fatalf("Cancel aborted %d ops; want 1", n)
+	}
+	if got := <-s; got != r || r.Err != ErrAborted {
+		t.Fatalf("cancelled read: %v", r.Err)
+	}
+	unix.Write(b, []byte("x"))
+	be.Submit(r) // completes at once: data is there
+	if got := <-s; got != r || r.Err != nil || r.N != 1 {
+		t.Fatalf("read = %d, %v", r.N, r.Err)
+	}
+	if n := be.Cancel(&f); n != 0 {
+		t.Fatalf("Cancel with nothing in flight aborted %d", n)
+	}
+}
+
+func TestStaleEventIgnored(t *testing.T) {
+	be, _ := openReactive(t)
+	r := be.(*reactive)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	be.Register(&f, a)
+	old := token(&f)
+	be.Close(&f)
+	if got := r.table.lookup(int(uint32(old)), uint32(old>>32)); got != nil {
+		t.Fatal("a closed FD is still found by its token")
+	}
+	c, d := socketpair(t) // likely reuses a's number
+	defer unix.Close(d)
+	var g FD
+	be.Register(&g, c)
+	defer be.Close(&g)
+	if c == a && r.table.lookup(int(uint32(old)), uint32(old>>32)) != nil {
+		t.Fatal("a stale token matched the FD that reused its number")
+	}
+	if r.table.lookup(c, uint32(token(&g)>>32)) != &g {
+		t.Fatal("the new FD is not found by its own token")
+	}
+}
+
+func TestConcurrentAcquireRelease(t *testing.T) {
+	be, _ := openReactive(t)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	be.Register(&f, a)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				if f.Acquire() {
+					if f.Destroyed() {
+						t.Error("destroyed while referenced")
+					}
+					f.Release()
+				}
+			}
+		}()
+	}
+	be.Close(&f)
+	wg.Wait()
+	if !f.Destroyed() {
+		t.Fatal("not destroyed after all references were released")
+	}
+}
+
+func TestParseKindAndEnv(t *testing.T) {
+	for in, want := range map[string]Kind{"": Auto, "auto": Auto, "epoll": Epoll, "KQUEUE": Kqueue, "io_uring": IOURing} {
+		if k, err := ParseKind(in); err != nil || k != want {
+			t.Errorf("ParseKind(%q) = %v, %v; want %v", in, k, err, want)
+		}
+	}
+	if _, err := ParseKind("select"); err == nil {
+		t.Error("ParseKind accepted an unknown backend")
+	}
+	t.Setenv(EnvVar, "bogus")
+	if _, _, err := Open(Auto, chanSink(nil)); err == nil {
+		t.Error("Open accepted COIO_BACKEND=bogus")
+	}
+	t.Setenv(EnvVar, defaultReactive().String())
+	be, info, err := Open(IOURing, chanSink(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	be.Shutdown()
+	if info.Kind != defaultReactive() || info.Reason != EnvVar+"="+defaultReactive().String() {
+		t.Fatalf("env override: %+v", info)
+	}
+}
