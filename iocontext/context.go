@@ -128,7 +128,7 @@ func (c *Context) current() *runner {
 	}
 	g := gident.Current()
 	for _, r := range *c.runners.Load() {
-		if r.g == g {
+		if r.g.Load() == g {
 			return r
 		}
 	}

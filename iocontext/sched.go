@@ -19,7 +19,7 @@ const injectBatch = 32
 // runner is the state of one goroutine inside a run call.
 type runner struct {
 	c *Context
-	g uintptr // gident of the goroutine, 0 while unused
+	g atomic.Uintptr // gident of the goroutine, 0 while unused; read by scans of stale snapshots
 
 	mu   sync.Mutex   // guards q; taken by the owner and by thieves
 	q    ring         // local queue: completions it reaped, handlers posted from its handlers
@@ -189,7 +189,7 @@ func (c *Context) enter() *runner {
 	} else {
 		r = &runner{c: c, wake: make(chan struct{}, 1), ready: make([]*proactor.Op, 0, 256)}
 	}
-	r.g = gident.Current()
+	r.g.Store(gident.Current())
 	r.budget = c.budget
 	old := *c.runners.Load()
 	rs := make([]*runner, len(old), len(old)+1)
@@ -241,7 +241,7 @@ func (c *Context) leave(r *runner) {
 	case <-r.wake:
 	default:
 	}
-	r.g = 0
+	r.g.Store(0)
 	c.free = append(c.free, r)
 	c.mu.Unlock()
 	c.active.Add(-1)
