@@ -25,6 +25,11 @@ type FD struct {
 	mu       sync.Mutex    // guards the lists and op states below
 	rq, wq   opList        // ops in flight waiting for (or retrying after) read / write readiness
 	rev, wev atomic.Uint32 // readiness edges seen; a change during a syscall means retry
+
+	// rdry, wdry hold edge count + 1 as of the last read (write) that transferred less
+	// than asked: the socket was then empty (full). Until a new edge arrives, the next
+	// read (write) would fail with EAGAIN, so it parks without trying. 0: unknown.
+	rdry, wdry atomic.Uint32
 }
 
 // fdBackend is what an FD needs from the backend that registered it.

@@ -46,6 +46,8 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	f.state.Store(0)
 	f.rev.Store(0)
 	f.wev.Store(0)
+	f.rdry.Store(0)
+	f.wdry.Store(0)
 	r.table.store(sysfd, f)
 	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
 		r.table.clear(sysfd, f)
@@ -84,9 +86,9 @@ func (r *reactive) Perform(op *Op) bool {
 // op is parked on its FD (false). The op holds a reference on its FD throughout.
 func (r *reactive) attempt(op *Op) bool {
 	f := op.FD
-	edges := &f.rev
+	edges, dry := &f.rev, &f.rdry
 	if op.Kind == OpWrite || op.Kind == OpConnect {
-		edges = &f.wev
+		edges, dry = &f.wev, &f.wdry
 	}
 	for {
 		if a := op.abort.Load(); a != abortNone {
@@ -95,8 +97,20 @@ func (r *reactive) attempt(op *Op) bool {
 			return true
 		}
 		seen := edges.Load()
-		n, err := r.syscall(op)
+		var n int
+		var err error
+		if dry.Load() == seen+1 && (op.Kind == OpRead || op.Kind == OpWrite) {
+			// The last transfer found the socket empty (full) and no edge has come
+			// since: the syscall would only say EAGAIN. Skipping it saves a syscall
+			// per message on a request/response connection.
+			err = unix.EAGAIN
+		} else {
+			n, err = r.syscall(op)
+		}
 		if err != unix.EAGAIN {
+			if err == nil && n > 0 && n < len(op.Buf) && (op.Kind == OpRead || op.Kind == OpWrite) {
+				dry.Store(seen + 1)
+			}
 			r.unlist(op)
 			finish(op, n, err)
 			return true
