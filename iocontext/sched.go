@@ -288,7 +288,9 @@ func (r *runner) next(block bool) (task, bool) {
 			return t, true
 		}
 	}
-	if r.pollBackend() {
+	// A blocking run call goes on to wait in the backend itself (idleWait); a
+	// non-blocking look first would only cost a second epoll_wait per idle cycle.
+	if !block && r.pollBackend() {
 		if t, ok := r.popLocal(); ok {
 			return t, true
 		}
