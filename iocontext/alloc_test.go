@@ -44,7 +44,7 @@ func newContext(t testing.TB, opts ...iocontext.Option) *iocontext.Context {
 // tests makes syscalls only, so that every allocation counted is coio's.
 func rawClient(t testing.TB, addr net.Addr) int {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestAllocsAsyncAccept(t *testing.T) {
 	done := make(chan error)
 	h := func(err error) { done <- err }
 	allocs := testing.AllocsPerRun(500, func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

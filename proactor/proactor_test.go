@@ -35,10 +35,12 @@ func openReactive(t *testing.T) (Backend, chanSink) {
 
 func socketpair(t *testing.T) (int, int) {
 	t.Helper()
-	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	unix.SetNonblock(p[0], true)
+	unix.SetNonblock(p[1], true)
 	return p[0], p[1]
 }
 

@@ -13,9 +13,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func newPipe(t *testing.T) (r, w int) {
 	t.Helper()
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+	if err := unix.Pipe(p[:]); err != nil {
 		t.Fatal(err)
 	}
+	unix.SetNonblock(p[0], true)
+	unix.SetNonblock(p[1], true)
 	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
 	return p[0], p[1]
 }
