@@ -2,6 +2,7 @@ package iocontext
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -274,6 +275,12 @@ func (r *runner) next(block bool) (task, bool) {
 		// reap new completions or run posted handlers.
 		r.pollBackend()
 		r.takeInjected()
+		// Pass through the Go scheduler. A runner that never blocks never changes
+		// its P's schedtick, so after 10 ms sysmon preempts it and, catching it in a
+		// syscall, retakes its P; the runner then pays a slow return from every such
+		// syscall and sysmon polls every 20 µs again. Measured on examples/echo under
+		// load: ~4,900 sysmon nanosleeps/s without this, ~100 with it.
+		runtime.Gosched()
 	}
 	if t, ok := r.popLocal(); ok {
 		return t, true
