@@ -1,11 +1,8 @@
 package reactor
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,23 +25,7 @@ type Poller struct {
 	closed  atomic.Bool       // Close was called
 	raw     []unix.EpollEvent // Wait's buffer, owned by the single waiting goroutine
 	rbuf    [8]byte           // drainWake's buffer (the single waiter's)
-
-	// Parked waiting (see waitParked): the epoll fd itself is registered with the Go
-	// runtime's netpoller, so a blocking Wait parks its goroutine instead of blocking
-	// its thread in epoll_wait. nil when waits block in the syscall.
-	file     *os.File
-	rc       syscall.RawConn
-	deadline time.Time // the read deadline currently set on file
-	want     int       // events the current Wait can take
-	n        int       // result of the epoll_wait made inside rc.Read
-	err      error
-	waitFn   func(fd uintptr) bool // made once: rc.Read's callback
 }
-
-// ParkedWait reports whether blocking waits park the goroutine in the Go runtime's
-// netpoller (the default) rather than block the thread in epoll_wait
-// (COIO_REACTOR_WAIT=block).
-func (p *Poller) ParkedWait() bool { return p.file != nil }
 
 // New creates a Poller.
 func New() (*Poller, error) {
@@ -63,57 +44,7 @@ func New() (*Poller, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	if os.Getenv("COIO_REACTOR_WAIT") != "block" {
-		// An epoll fd is itself pollable: it is readable while it has events ready.
-		// Made non-blocking, os.NewFile registers it with the runtime netpoller.
-		if err := unix.SetNonblock(epfd, true); err == nil {
-			p.file = os.NewFile(uintptr(epfd), "coio-epoll")
-			if rc, err := p.file.SyscallConn(); err == nil {
-				p.rc = rc
-				p.waitFn = p.tryWait
-			} else {
-				p.file = nil
-			}
-		}
-	}
 	return p, nil
-}
-
-// tryWait is rc.Read's callback: a non-blocking epoll_wait; false (nothing ready) makes
-// rc.Read park the goroutine until the epoll fd becomes readable.
-func (p *Poller) tryWait(fd uintptr) bool {
-	p.n, p.err = unix.EpollWait(p.epfd, p.raw[:p.want], 0)
-	return p.n > 0 || (p.err != nil && p.err != unix.EINTR)
-}
-
-// waitParked blocks by parking the calling goroutine in the runtime netpoller, which
-// wakes it when the epoll fd has events (the nested epoll raises an edge on the
-// runtime's own epoll set) or when the read deadline passes.
-//
-// Why: a thread blocked in epoll_wait holds its P; after 20 µs sysmon retakes the P,
-// the return from the syscall must reacquire one, and sysmon keeps polling every 20 µs
-// for the next millisecond. Measured with strace on examples/echo (100 connections,
-// GOMAXPROCS=1): ~4,800 nanosleeps per second from sysmon with blocking waits, against
-// ~120 for Go's net. A parked goroutine costs the scheduler nothing while it waits.
-func (p *Poller) waitParked(timeout time.Duration) (int, error) {
-	var dl time.Time
-	if timeout > 0 {
-		dl = time.Now().Add(timeout)
-	}
-	if !dl.Equal(p.deadline) {
-		if err := p.file.SetReadDeadline(dl); err != nil {
-			return 0, fmt.Errorf("reactor: set deadline: %w", err)
-		}
-		p.deadline = dl
-	}
-	p.n, p.err = 0, nil
-	if err := p.rc.Read(p.waitFn); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("reactor: wait: %w", err)
-	}
-	return p.n, p.err
 }
 
 func (p *Poller) ctl(op, fd int, token uint64, ev Events) error {
@@ -176,19 +107,12 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		p.raw = make([]unix.EpollEvent, len(events))
 	}
 	raw := p.raw[:len(events)]
-	p.want = len(events)
-	var n int
-	var err error
-	if p.file != nil && timeout != 0 {
-		n, err = p.waitParked(timeout)
-	} else {
-		msec := -1
-		if timeout >= 0 {
-			// Round up so that a wait for 0.5 ms does not turn into a busy poll.
-			msec = int((timeout + time.Millisecond - 1) / time.Millisecond)
-		}
-		n, err = unix.EpollWait(p.epfd, raw, msec)
+	msec := -1
+	if timeout >= 0 {
+		// Round up so that a wait for 0.5 ms does not turn into a busy poll.
+		msec = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
+	n, err := unix.EpollWait(p.epfd, raw, msec)
 	if err != nil {
 		if err == unix.EINTR {
 			return 0, nil
@@ -263,8 +187,5 @@ func (p *Poller) Close() error {
 		return ErrClosed
 	}
 	unix.Close(p.wakefd)
-	if p.file != nil {
-		return p.file.Close() // deregisters from the runtime netpoller, closes epfd
-	}
 	return unix.Close(p.epfd)
 }
