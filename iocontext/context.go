@@ -150,7 +150,7 @@ func (c *Context) Post(h func()) {
 // Dispatch runs h at once when called from a handler that one of c's runners is
 // running, and otherwise behaves like Post.
 func (c *Context) Dispatch(h func()) {
-	if r := c.current(); r != nil && r.inHandler {
+	if r := c.current(); r != nil && r.inHandler.Load() {
 		h()
 		return
 	}
@@ -170,9 +170,11 @@ func (c *Context) push(t task) {
 		n := r.q.len()
 		r.mu.Unlock()
 		r.qlen.Store(int32(n))
-		// The runner will get to t itself; wake a helper only when there is more
-		// queued than the runner is about to take.
-		if n > 1 && c.nidle.Load() > 0 {
+		// Wake an idle runner if there is one: if this runner goes on with a long
+		// handler, the idle one takes the task instead of leaving it to wait (steal
+		// leaves a lone task to a runner that is between handlers).
+		_ = n
+		if c.nidle.Load() > 0 {
 			c.notify()
 		}
 		return

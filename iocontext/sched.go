@@ -28,7 +28,7 @@ type runner struct {
 
 	wake      chan struct{} // a token wakes the runner from its idle sleep
 	searching bool          // woken and counted in c.searching until it finds work or sleeps
-	inHandler bool          // running a handler: Dispatch runs inline; a panic must settle its work
+	inHandler atomic.Bool   // running a handler: Dispatch runs inline; a panic must settle its work; thieves look
 	budget    int           // handlers left before the next look at the backend and shared queue
 	limit     int           // the run call's handler limit (0: none)
 	ready     []*proactor.Op
@@ -105,9 +105,9 @@ func (c *Context) run(m mode) (n int) {
 	r := c.enter()
 	r.limit = m.limit
 	defer func() {
-		if r.inHandler {
+		if r.inHandler.Load() {
 			// A handler panicked: its unit of work is finished all the same.
-			r.inHandler = false
+			r.inHandler.Store(false)
 			c.workDone()
 		}
 		v := recover()
@@ -168,13 +168,13 @@ func (r *runner) runTask(t task) bool {
 		if op.NeedsPerform && !c.be.Perform(op) {
 			return false
 		}
-		r.inHandler = true
+		r.inHandler.Store(true)
 		op.Done(op)
 	} else {
-		r.inHandler = true
+		r.inHandler.Store(true)
 		t.fn()
 	}
-	r.inHandler = false
+	r.inHandler.Store(false)
 	c.workDone()
 	return true
 }
@@ -360,7 +360,9 @@ func (r *runner) steal() bool {
 	}
 	victim.mu.Lock()
 	n := victim.q.len()
-	if n == 0 {
+	if n == 0 || (n == 1 && !victim.inHandler.Load()) {
+		// A lone task of a runner that is between handlers is about to be run by
+		// that runner; taking it would only move it away from a warm cache.
 		victim.mu.Unlock()
 		return false
 	}
