@@ -7,5 +7,4 @@ package gident
 // posts from handlers go to the shared queue.
 const Supported = false
 
-// Current returns 0: goroutines cannot be identified on this architecture.
-func Current() uintptr { return 0 }
+func getg() uintptr { return 0 }

@@ -50,3 +50,35 @@ func BenchmarkCurrent(b *testing.B) {
 	}
 	_ = x
 }
+
+func TestLend(t *testing.T) {
+	if !Supported {
+		t.Skip("gident: goroutine identity is not supported on this architecture")
+	}
+	lender := Current()
+	got := make(chan uintptr)
+	slot := make(chan int)
+	back := make(chan struct{})
+	go func() {
+		raw := Raw()
+		slot <- Lend(raw, lender)
+		got <- Current()
+		<-back
+		got <- Current()
+	}()
+	s := <-slot
+	if s < 0 {
+		t.Fatal("Lend failed with an empty table")
+	}
+	if g := <-got; g != lender {
+		t.Fatalf("borrower's Current = %#x; want the lender's %#x", g, lender)
+	}
+	Return(s)
+	back <- struct{}{}
+	if g := <-got; g == lender {
+		t.Fatal("Current still returns the lent identity after Return")
+	}
+	if Current() != lender {
+		t.Fatal("the lender's own identity changed")
+	}
+}
