@@ -69,3 +69,6 @@ func (c *Context) drain() (n int, p any) {
 	n = c.Poll()
 	return n, nil
 }
+
+// Closed reports whether Close has been called.
+func (c *Context) Closed() bool { return c.closed.Load() }
