@@ -36,6 +36,10 @@ type acceptorKind interface {
 }
 
 func (a *acceptor) openAcceptor(c *Context, fd int, netw string, kind acceptorKind) error {
+	if c.closed.Load() {
+		unix.Close(fd)
+		return ErrContextClosed
+	}
 	a.c, a.netw, a.kind = c, netw, kind
 	a.aop = proactor.Op{Kind: proactor.OpAccept, FD: &a.fd, Done: a.acceptDone}
 	if sa, err := unix.Getsockname(fd); err == nil {

@@ -145,6 +145,11 @@ func (c *Context) run(m mode) (n int) {
 			if m.limit > 0 && n >= m.limit {
 				return n
 			}
+			// RunFor must return by its deadline even when work never runs out;
+			// reading the clock every 16 handlers keeps its cost out of the loop.
+			if m.deadline != 0 && n&15 == 0 && c.now() >= m.deadline {
+				return n
+			}
 			continue
 		}
 		if c.work.Load() == 0 {

@@ -32,8 +32,10 @@ type stream struct {
 	rfull    bool // AsyncRead: fill the buffer
 	wfull    bool // AsyncWrite: write it all
 
-	reading, writing atomic.Bool // an op of that direction is in flight
-	opened           atomic.Bool // the FD was registered at least once
+	reading, writing atomic.Bool   // an op of that direction is in flight
+	cancels          atomic.Uint32 // Cancel calls so far
+	rgen, wgen       uint32        // cancels when the read / write started
+	opened           atomic.Bool   // the FD was registered at least once
 
 	raddr atomic.Pointer[net.Addr] // cached peer address
 }
@@ -51,6 +53,10 @@ func (s *stream) bind(c *Context, netw string) {
 // open registers sysfd with c's backend and with c's object list. On failure sysfd is
 // closed.
 func (s *stream) open(c *Context, sysfd int, netw string) error {
+	if c.closed.Load() {
+		unix.Close(sysfd)
+		return ErrContextClosed
+	}
 	s.bind(c, netw)
 	s.raddr.Store(nil)
 	if err := c.be.Register(&s.fd, sysfd); err != nil {
@@ -106,9 +112,10 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 	}
 	c.addWork()
 	s.rh, s.rbuf, s.rdone, s.rfull = h, b, 0, full
+	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf = b
-	if len(b) == 0 {
+	if len(b) == 0 || !s.opened.Load() {
 		op.N, op.Err = 0, nil
 		if s.fd.Closing() || !s.opened.Load() {
 			op.Err = net.ErrClosed
@@ -125,6 +132,9 @@ func (s *stream) readDone(op *proactor.Op) {
 		err = io.EOF
 	}
 	s.rdone += n
+	if s.rfull && err == nil && s.rdone < len(s.rbuf) {
+		err = s.interrupted(s.rgen)
+	}
 	if s.rfull && err == nil && s.rdone < len(s.rbuf) {
 		op.Buf = s.rbuf[s.rdone:]
 		s.c.addWork()
@@ -156,6 +166,7 @@ func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
 	}
 	c.addWork()
 	s.wh, s.wbuf, s.wdone, s.wfull = h, b, 0, full
+	s.wgen = s.cancels.Load()
 	op := &s.wop
 	op.Buf = b
 	if len(b) == 0 || !s.opened.Load() {
@@ -176,6 +187,9 @@ func (s *stream) writeDone(op *proactor.Op) {
 	}
 	n, err := op.N, op.Err
 	s.wdone += n
+	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
+		err = s.interrupted(s.wgen)
+	}
 	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
 		op.Buf = s.wbuf[s.wdone:]
 		s.c.addWork()
@@ -208,11 +222,27 @@ func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
 }
 
 // Cancel aborts the read and the write in flight: their handlers run with ErrAborted,
-// unless they completed already, posted, never inside Cancel.
+// unless they completed already, posted, never inside Cancel. An AsyncRead or
+// AsyncWrite cancelled between two of its parts reports the bytes transferred so far.
 func (s *stream) Cancel() {
 	if s.opened.Load() {
+		s.cancels.Add(1)
 		s.c.be.Cancel(&s.fd)
 	}
+}
+
+// interrupted says whether an AsyncRead/AsyncWrite that started when the cancel count
+// was gen must stop between two parts: cancelled (ErrAborted) or closed
+// (ErrAbortedClosed) meanwhile. The part in flight at that moment was aborted by the
+// backend; this covers the moment between parts, when nothing is in flight.
+func (s *stream) interrupted(gen uint32) error {
+	switch {
+	case s.fd.Closing():
+		return proactor.ErrAbortedClosed
+	case s.cancels.Load() != gen:
+		return ErrAborted
+	}
+	return nil
 }
 
 // Close aborts the ops in flight (their handlers get an error matching both

@@ -30,6 +30,10 @@ type FD struct {
 	// than asked: the socket was then empty (full). Until a new edge arrives, the next
 	// read (write) would fail with EAGAIN, so it parks without trying. 0: unknown.
 	rdry, wdry atomic.Uint32
+	// hup is set once the reactor reported a hang-up or error: the end of stream or the
+	// error may already be waiting behind the data, with no edge left to announce it,
+	// so no syscall is skipped from then on.
+	hup atomic.Bool
 }
 
 // fdBackend is what an FD needs from the backend that registered it.

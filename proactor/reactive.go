@@ -48,6 +48,7 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	f.wev.Store(0)
 	f.rdry.Store(0)
 	f.wdry.Store(0)
+	f.hup.Store(false)
 	r.table.store(sysfd, f)
 	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
 		r.table.clear(sysfd, f)
@@ -99,7 +100,7 @@ func (r *reactive) attempt(op *Op) bool {
 		seen := edges.Load()
 		var n int
 		var err error
-		if dry.Load() == seen+1 && (op.Kind == OpRead || op.Kind == OpWrite) {
+		if dry.Load() == seen+1 && !f.hup.Load() && (op.Kind == OpRead || op.Kind == OpWrite) {
 			// The last transfer found the socket empty (full) and no edge has come
 			// since: the syscall would only say EAGAIN. Skipping it saves a syscall
 			// per message on a request/response connection.
@@ -261,6 +262,9 @@ func (r *reactive) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 		f := r.table.lookup(int(uint32(ev.Token)), uint32(ev.Token>>32))
 		if f == nil {
 			continue // stale: the descriptor was closed, perhaps its number reused
+		}
+		if ev.Events&reactor.Hangup != 0 {
+			f.hup.Store(true)
 		}
 		f.mu.Lock()
 		if ev.Events&reactor.Readable != 0 {
