@@ -2,8 +2,8 @@ package coroutine
 
 import (
 	"errors"
+	"io"
 	"iter"
-	"net"
 	"runtime/debug"
 	"time"
 
@@ -306,10 +306,6 @@ func Await[T any](y *Yield, start func(h func(T))) T {
 	return result
 }
 
-// opError wraps errors from a coroutine's net.Conn view.
-func opError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &net.OpError{Op: op, Net: "coio", Err: err}
-}
+func errorsIsAborted(err error) bool { return errors.Is(err, iocontext.ErrAborted) }
+
+func isEOF(err error) bool { return err == io.EOF }
