@@ -144,7 +144,7 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 			c.SetReadDeadline(time.Time{})
 			nc = c
 			close(ready)
-			_, errSuspended = c.Read(buf) // ended by a deadline set from another goroutine
+			_, errSuspended = c.Read(buf)      // ended by a deadline set from another goroutine
 			_, errAfter = c.Write([]byte("x")) // writes are not affected by the read deadline
 			<-release
 		})

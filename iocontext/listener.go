@@ -27,6 +27,11 @@ type acceptor struct {
 	retryAt   int64  // no accept syscall before this time (ns since the Context's epoch)
 	retry     *Timer // waits out the back-off; made on first use
 	retryWait func(error)
+
+	ex        Executor // SetExecutor's executor, nil for direct delivery
+	deliverFn func()
+	fdRes     int
+	errRes    error
 }
 
 // acceptorKind is what an acceptor reports to its listener.
@@ -117,7 +122,24 @@ func (a *acceptor) deliver(fd int, err error) {
 	if err != nil {
 		err = opError("accept", a.netw, a.Addr, nil, err)
 	}
+	if a.ex != nil {
+		a.fdRes, a.errRes = fd, err
+		a.ex.Dispatch(a.deliverFn)
+		return
+	}
 	a.kind.accepted(fd, err)
+}
+
+// SetExecutor makes the listener's accept handlers run through ex (a strand, say)
+// instead of directly on the runner that completes the accept. nil restores direct
+// delivery.
+func (a *acceptor) SetExecutor(ex Executor) {
+	if ex == nil || ex == Executor(a.c) {
+		a.ex = nil
+		return
+	}
+	a.ex = ex
+	a.deliverFn = func() { a.kind.accepted(a.fdRes, a.errRes) }
 }
 
 // Addr returns the address the listener is bound to.

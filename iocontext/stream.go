@@ -38,6 +38,7 @@ type stream struct {
 	opened           atomic.Bool   // the FD was registered at least once
 
 	raddr atomic.Pointer[net.Addr] // cached peer address
+	bound *boundHandlers           // set by SetExecutor
 }
 
 // bind prepares the ops for c; done once per stream.
@@ -141,10 +142,55 @@ func (s *stream) readDone(op *proactor.Op) {
 		s.c.be.Submit(op)
 		return
 	}
+	if b := s.bound; b != nil {
+		b.rn, b.rerr = s.rdone, s.mapErr("read", err)
+		b.ex.Dispatch(b.readFn)
+		return
+	}
 	h, total := s.rh, s.rdone
 	s.rh, s.rbuf, op.Buf = nil, nil, nil
 	s.reading.Store(false)
 	h(total, s.mapErr("read", err))
+}
+
+// boundHandlers delivers a stream's completions through an executor (SetExecutor). It
+// exists only for bound streams, so unbound ones do not carry its fields.
+type boundHandlers struct {
+	ex                     Executor
+	rn, wn                 int
+	rerr, werr, cerr       error
+	readFn, writeFn, conFn func() // made once
+}
+
+// SetExecutor makes the handlers of the stream's operations run through ex (a
+// strand.Strand, say) instead of directly on the runner that completes them: each is
+// dispatched to ex when its operation completes. Call it before starting operations;
+// nil restores direct delivery.
+func (s *stream) SetExecutor(ex Executor) {
+	if ex == nil || ex == Executor(s.c) {
+		s.bound = nil
+		return
+	}
+	b := &boundHandlers{ex: ex}
+	b.readFn = func() {
+		h := s.rh
+		s.rh, s.rbuf, s.rop.Buf = nil, nil, nil
+		s.reading.Store(false)
+		h(b.rn, b.rerr)
+	}
+	b.writeFn = func() {
+		h := s.wh
+		s.wh, s.wbuf, s.wop.Buf = nil, nil, nil
+		s.writing.Store(false)
+		h(b.wn, b.werr)
+	}
+	b.conFn = func() {
+		h := s.ch
+		s.ch = nil
+		s.writing.Store(false)
+		h(b.cerr)
+	}
+	s.bound = b
 }
 
 // AsyncWriteSome writes from b and calls h with the number of bytes written, which may
@@ -196,6 +242,11 @@ func (s *stream) writeDone(op *proactor.Op) {
 		s.c.be.Submit(op)
 		return
 	}
+	if b := s.bound; b != nil {
+		b.wn, b.werr = s.wdone, s.mapErr("write", err)
+		b.ex.Dispatch(b.writeFn)
+		return
+	}
 	h, total := s.wh, s.wdone
 	s.wh, s.wbuf, op.Buf = nil, nil, nil
 	s.writing.Store(false)
@@ -205,6 +256,11 @@ func (s *stream) writeDone(op *proactor.Op) {
 func (s *stream) connectDone(op *proactor.Op) {
 	err := op.Err
 	op.Kind, op.Addr = proactor.OpWrite, nil
+	if b := s.bound; b != nil {
+		b.cerr = s.mapErr("dial", err)
+		b.ex.Dispatch(b.conFn)
+		return
+	}
 	h := s.ch
 	s.ch = nil
 	s.writing.Store(false)

@@ -22,14 +22,26 @@ type Timer struct {
 	seq   uint64       // arming order, breaks ties between equal expiries
 	waits []*timerWait // pending waits; guarded by c.timers.mu
 	free  []*timerWait // recycled waits; guarded by c.timers.mu
+	ex    Executor     // SetExecutor's executor, nil for direct delivery
+}
+
+// SetExecutor makes the timer's wait handlers run through ex (a strand, say) instead of
+// directly on the runner that reaps the expiry. Call it before the first AsyncWait.
+func (t *Timer) SetExecutor(ex Executor) {
+	if ex == Executor(t.c) {
+		ex = nil
+	}
+	t.ex = ex
 }
 
 // timerWait is one AsyncWait: an op that never goes to a backend, queued as a
 // completion when the timer expires or the wait is aborted.
 type timerWait struct {
-	op proactor.Op
-	t  *Timer
-	h  func(error)
+	op        proactor.Op
+	t         *Timer
+	h         func(error)
+	err       error  // result held for deliverFn
+	deliverFn func() // w.deliver, made when the timer has an executor
 }
 
 // NewTimer creates a timer on c whose expiry is the time of the call (already expired).
@@ -153,9 +165,29 @@ func (t *Timer) newWait(h func(error)) *timerWait {
 // done delivers the wait's result; the wait is recycled first, so the handler may
 // wait again without allocating.
 func (w *timerWait) done(op *proactor.Op) {
+	if ex := w.t.ex; ex != nil {
+		w.err = op.Err
+		op.Err = nil
+		if w.deliverFn == nil {
+			w.deliverFn = w.deliver
+		}
+		ex.Dispatch(w.deliverFn)
+		return
+	}
 	h, err := w.h, op.Err
 	w.h = nil
 	op.Err = nil
+	q := &w.t.c.timers
+	q.mu.Lock()
+	w.t.free = append(w.t.free, w)
+	q.mu.Unlock()
+	h(err)
+}
+
+// deliver runs the handler of a wait delivered through the timer's executor.
+func (w *timerWait) deliver() {
+	h, err := w.h, w.err
+	w.h, w.err = nil, nil
 	q := &w.t.c.timers
 	q.mu.Lock()
 	w.t.free = append(w.t.free, w)
