@@ -84,7 +84,8 @@ func TestPoolPinsAndServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Contexts()) != 2 || p.Next() == p.Next() {
+	first, second := p.Next(), p.Next()
+	if len(p.Contexts()) != 2 || first == second {
 		t.Fatal("Next should alternate between the two Contexts")
 	}
 	var addr string

@@ -294,7 +294,8 @@ func TestStrand_StrandsIndependent(t *testing.T) {
 		}
 	})
 	runN(ctx, 2)
-	if !<-ok || !<-ok {
+	okA, okB := <-ok, <-ok
+	if !okA || !okB {
 		t.Fatal("two strands serialized each other")
 	}
 }

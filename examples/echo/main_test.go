@@ -1,74 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/coionet/coio/internal/exampletest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestEchoProgram builds the example, starts it on a free port, echoes through it from
-// several connections, and stops it with SIGINT as Ctrl-C would.
-func TestEchoProgram(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "echo")
-	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-runners", "2")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatal("echo printed nothing")
-	}
-	m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("unexpected first line: %q", lines.Text())
-	}
-	addr := m[1]
-	for i := range 5 {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		msg := strings.Repeat("hello ", 1000*(i+1)) // several reads and writes
-		go c.Write([]byte(msg))
-		got := make([]byte, len(msg))
-		if _, err := io.ReadFull(c, got); err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != msg {
-			t.Fatalf("connection %d: echoed data differs", i)
-		}
-		c.Close()
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	rest, _ := io.ReadAll(stdout)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("echo exited with %v", err)
-	}
-	if !strings.Contains(string(rest), "echo: stopped") {
-		t.Fatalf("echo did not report a clean stop; output after start: %q", rest)
-	}
-}
+// TestEchoProgram builds the program, echoes through it from several connections and
+// stops it with SIGINT.
+func TestEchoProgram(t *testing.T) { exampletest.Echo(t, "echo") }

@@ -1,0 +1,101 @@
+// Command echo-coro is the TCP echo server of examples/echo written in coroutine style:
+// each connection is a coroutine whose code reads and writes sequentially,
+//
+//	for {
+//		n, err := y.Read(conn, buf)
+//		...
+//		y.Write(conn, buf[:n])
+//	}
+//
+// while the runners of one Context share the connections, as in the callback version.
+//
+//	go run ./examples/echo-coro -addr 127.0.0.1:7000 -runners 2
+//	printf 'hello\n' | nc -q1 127.0.0.1 7000
+//
+// Ctrl-C (SIGINT) or SIGTERM stops it: closing the Context aborts every suspended
+// read, and each coroutine returns.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"github.com/coionet/coio/coroutine"
+	"github.com/coionet/coio/iocontext"
+)
+
+func serve(y *coroutine.Yield, conn *iocontext.TCPConn) {
+	defer conn.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := y.Read(conn, buf)
+		if err != nil {
+			return // io.EOF, a reset peer, or the server shutting down
+		}
+		if _, err := y.Write(conn, buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	runners := flag.Int("runners", runtime.GOMAXPROCS(0), "goroutines running the Context")
+	flag.Parse()
+	log.SetFlags(0)
+
+	ctx, err := iocontext.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := iocontext.ListenTCP(ctx, "tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	coroutine.Spawn(ctx, func(y *coroutine.Yield) {
+		for {
+			conn, err := y.Accept(ln)
+			switch {
+			case err == nil:
+				coroutine.Spawn(ctx, func(y *coroutine.Yield) { serve(y, conn) })
+			case errors.Is(err, iocontext.ErrAborted):
+				return // the listener was closed
+			default:
+				log.Printf("echo-coro: accept: %v", err) // e.g. out of descriptors: keep going
+			}
+		}
+	})
+
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	fmt.Printf("echo-coro: listening on %v (backend %s, %d runners); try: printf 'hello\\n' | nc -q1 %s %s\n",
+		ln.Addr(), ctx.Backend().Kind, *runners, host, port)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-stop
+		ctx.Stop()
+	}()
+
+	var wg sync.WaitGroup
+	for range *runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx.Run()
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("echo-coro: stopped")
+}
