@@ -134,7 +134,7 @@ func (v *connView) onOp(n int, err error) {
 	last := v.release()
 	v.mu.Unlock()
 	if last {
-		v.y.ex.Dispatch(v.y.resumeFn)
+		v.y.wake()
 	}
 }
 
@@ -160,7 +160,7 @@ func (v *connView) onTimer(err error) {
 	last := v.release()
 	v.mu.Unlock()
 	if last {
-		v.y.ex.Dispatch(v.y.resumeFn)
+		v.y.wake()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"iter"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/coionet/coio/internal/gident"
@@ -34,6 +35,7 @@ const (
 	waitSleep
 	waitPost
 	waitFunc
+	waitSuspend
 )
 
 // Yield is a coroutine's handle on its executor: its methods suspend the coroutine
@@ -49,8 +51,11 @@ type Yield struct {
 	raw    uintptr             // the coroutine goroutine's own identity
 	lender uintptr             // identity of the runner resuming it
 	slot   int                 // its gident loan, -1 when none
+	hint   int                 // the slot of its last loan
 
 	resumeFn func()           // y.resume, made once
+	wakeFn   func()           // y.wake, made once
+	starting atomic.Uint32    // startIdle / startRunning / startEarly
 	rwFn     func(int, error) // read/write completion, made once
 	errFn    func(error)      // timer completion, made once
 	accFn    func(*iocontext.TCPConn, error)
@@ -61,6 +66,7 @@ type Yield struct {
 	buf    []byte
 	ln     *iocontext.TCPListener
 	fn     func()
+	sfn    func(resume func())
 	timer  *iocontext.Timer
 
 	// its result, set by the completion handler before the resume
@@ -92,11 +98,12 @@ func spawn(ex iocontext.Executor, fn func(y *Yield), done func(any)) {
 	if ctx.Closed() {
 		return // nothing can run any more; starting a goroutine would leak it
 	}
-	y := &Yield{ex: ex, ctx: ctx, slot: -1}
+	y := &Yield{ex: ex, ctx: ctx, slot: -1, hint: -1}
 	y.resumeFn = y.resume
-	y.rwFn = func(n int, err error) { y.n, y.err = n, err; y.ex.Dispatch(y.resumeFn) }
-	y.errFn = func(err error) { y.err = err; y.ex.Dispatch(y.resumeFn) }
-	y.accFn = func(c *iocontext.TCPConn, err error) { y.conn, y.err = c, err; y.ex.Dispatch(y.resumeFn) }
+	y.wakeFn = y.wake
+	y.rwFn = func(n int, err error) { y.n, y.err = n, err; y.wake() }
+	y.errFn = func(err error) { y.err = err; y.wake() }
+	y.accFn = func(c *iocontext.TCPConn, err error) { y.conn, y.err = c, err; y.wake() }
 	catch := done != nil
 	y.next, y.stop = iter.Pull(func(yield func(struct{}) bool) {
 		y.yield = yield
@@ -132,30 +139,58 @@ func spawn(ex iocontext.Executor, fn func(y *Yield), done func(any)) {
 // borrow takes the identity of the runner that resumed the coroutine (see the package
 // documentation); called on the coroutine's goroutine each time it is resumed.
 func (y *Yield) borrow() {
-	y.slot = gident.Lend(y.raw, y.lender)
+	y.slot = gident.Lend(y.raw, y.lender, y.hint)
+	y.hint = y.slot
+}
+
+// states of the operation start that follows a suspension
+const (
+	startIdle    = iota // no start in progress: a completion resumes through the executor
+	startRunning        // the runner is inside start()
+	startEarly          // the operation completed inside start(): the runner resumes
+)
+
+// wake is called once per operation, by its completion: it resumes the coroutine
+// through its executor, or, when the operation completed inline inside start, leaves
+// the resumption to the runner that is starting it (a loop, not a recursion).
+func (y *Yield) wake() {
+	if y.starting.CompareAndSwap(startRunning, startEarly) {
+		return
+	}
+	y.ex.Dispatch(y.resumeFn)
 }
 
 // resume switches into the coroutine, and on the way out starts the operation it
 // suspended on. It runs on a runner, as a handler of the executor.
 func (y *Yield) resume() {
-	y.lender = gident.Current()
-	func() {
-		defer func() {
-			gident.Return(y.slot)
-			y.slot = -1
-			if v := recover(); v != nil {
-				y.finish()
-				panic(v)
-			}
-		}()
-		if _, ok := y.next(); !ok {
+	defer y.unwound()
+	for {
+		y.lender = gident.Current()
+		_, ok := y.next()
+		gident.Return(y.slot)
+		y.slot = -1
+		if !ok {
 			y.finish()
+			return
 		}
-	}()
-	if y.finished {
-		return
+		y.starting.Store(startRunning)
+		y.start()
+		if y.starting.CompareAndSwap(startRunning, startIdle) {
+			return // the completion will resume the coroutine
+		}
+		y.starting.Store(startIdle) // completed inside start: go round
 	}
-	y.start()
+}
+
+// unwound handles a panic that left the coroutine through next: the coroutine is over;
+// the panic goes on to the runner.
+func (y *Yield) unwound() {
+	if v := recover(); v != nil {
+		gident.Return(y.slot)
+		y.slot = -1
+		y.finish()
+		panic(v)
+	}
 }
 
 // finish runs once, when the coroutine has returned or panicked.
@@ -191,6 +226,10 @@ func (y *Yield) start() {
 		fn := y.fn
 		y.fn = nil
 		fn()
+	case waitSuspend:
+		fn := y.sfn
+		y.sfn = nil
+		fn(y.wakeFn)
 	default:
 		panic("coroutine: resumed coroutine suspended without an operation")
 	}
@@ -282,6 +321,16 @@ func (y *Yield) Post() {
 	y.suspend(waitPost)
 }
 
+// Suspend suspends the coroutine and, once it is suspended, calls start on a runner
+// with a resume function; the coroutine goes on when something calls resume, exactly
+// once: an operation's completion handler, another goroutine, or start itself. It is
+// the primitive under every other method, for integrating other asynchronous sources;
+// with a start function made once it allocates nothing.
+func (y *Yield) Suspend(start func(resume func())) {
+	y.sfn = start
+	y.suspend(waitSuspend)
+}
+
 // Context returns the Context the coroutine runs on.
 func (y *Yield) Context() *iocontext.Context { return y.ctx }
 
@@ -296,7 +345,7 @@ func Await[T any](y *Yield, start func(h func(T))) T {
 	y.fn = func() {
 		start(func(v T) {
 			result = v
-			y.ex.Dispatch(y.resumeFn)
+			y.wake()
 		})
 	}
 	y.suspend(waitFunc)

@@ -217,7 +217,7 @@ func acceptSurvivesEMFILE(t *testing.T, be backend) {
 	// none (the kernel completes the handshake into the backlog).
 	var clients []int
 	for range 2 {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

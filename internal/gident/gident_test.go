@@ -61,7 +61,7 @@ func TestLend(t *testing.T) {
 	back := make(chan struct{})
 	go func() {
 		raw := Raw()
-		slot <- Lend(raw, lender)
+		slot <- Lend(raw, lender, -1)
 		got <- Current()
 		<-back
 		got <- Current()

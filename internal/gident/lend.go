@@ -18,20 +18,18 @@ type loan struct {
 	to   atomic.Uintptr // the identity it takes
 }
 
-var (
-	loans  [maxLoans]loan
-	active atomic.Int32 // loans in use
-	high   atomic.Int32 // slots below this index may be in use
-)
+var loans [maxLoans]loan
+
+var high atomic.Int32 // slots below this index may be in use; 0 until the first loan
 
 // Current returns an identity of the calling goroutine: the address of its runtime g,
 // or the identity lent to it. It is nonzero where Supported, distinct between live
 // goroutines that have no loan, and must never be dereferenced.
+//
+// Until the first loan it costs one atomic load more than getg; after that, a scan of
+// the slots ever used at once, which is about the number of runners.
 func Current() uintptr {
 	g := getg()
-	if active.Load() == 0 {
-		return g
-	}
 	n := high.Load()
 	for i := int32(0); i < n; i++ {
 		if loans[i].from.Load() == g {
@@ -45,36 +43,45 @@ func Current() uintptr {
 func Raw() uintptr { return getg() }
 
 // Lend makes Current return to when called on the goroutine whose Raw identity is
-// from, until Return(slot). It returns -1 when the table is full (the borrower then
+// from, until Return(slot). hint is a slot to try first (the last one the borrower
+// had: usually free again). It returns -1 when the table is full (the borrower then
 // keeps its own identity: correct, only slower).
-func Lend(from, to uintptr) int {
+func Lend(from, to uintptr, hint int) int {
 	if from == 0 || to == 0 {
 		return -1
 	}
+	if hint >= 0 && hint < maxLoans && claim(hint, from, to) {
+		return hint
+	}
 	for i := range loans {
-		l := &loans[i]
-		if l.from.Load() == 0 && l.from.CompareAndSwap(0, ^uintptr(0)) {
-			l.to.Store(to)
-			l.from.Store(from)
-			for {
-				h := high.Load()
-				if int32(i) < h || high.CompareAndSwap(h, int32(i)+1) {
-					break
-				}
-			}
-			active.Add(1)
+		if claim(i, from, to) {
 			return i
 		}
 	}
 	return -1
 }
 
+func claim(i int, from, to uintptr) bool {
+	l := &loans[i]
+	if l.from.Load() != 0 || !l.from.CompareAndSwap(0, from) {
+		return false
+	}
+	// Only the borrower itself looks its own identity up, after Lend returns, so the
+	// order of these stores does not matter to it.
+	l.to.Store(to)
+	if h := high.Load(); int32(i) >= h {
+		for !high.CompareAndSwap(h, int32(i)+1) {
+			if h = high.Load(); int32(i) < h {
+				break
+			}
+		}
+	}
+	return true
+}
+
 // Return ends the loan in slot.
 func Return(slot int) {
-	if slot < 0 {
-		return
+	if slot >= 0 {
+		loans[slot].from.Store(0)
 	}
-	active.Add(-1)
-	loans[slot].to.Store(0)
-	loans[slot].from.Store(0)
 }
