@@ -12,7 +12,7 @@
 # and .md (the table), and prints the table. See bench/README.md.
 #
 # Usage: bench/scripts/cpu-per-msg.sh [--warmup 2s] [--duration 10s] [--conns "100 1000"]
-#          [--servers "coio gonet"] [--size 64] [--depth 1] [--reps 2] [--port 17100]
+#          [--servers "coio coro gonet"] [--size 64] [--depth 1] [--reps 2] [--port 17100]
 #          [--quiet-pct 10] [--out DIR]
 set -euo pipefail
 
@@ -66,15 +66,16 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building into $tmp ..." >&2
-(cd "$repo" && go build -o "$tmp/coio-echo" ./examples/echo)
+(cd "$repo" && go build -o "$tmp/coio-echo" ./examples/echo && go build -o "$tmp/coio-echo-coro" ./examples/echo-coro)
 (cd "$bench" && go build -o "$tmp/" ./cmd/echoload ./cmd/benchreport ./servers/gonet)
 
 # server_cmd NAME ADDR: the command line of a server.
 server_cmd() {
   case "$1" in
     coio) echo "$tmp/coio-echo -addr $2 -runners 1" ;;
+    coro) echo "$tmp/coio-echo-coro -addr $2 -runners 1" ;;
     gonet) echo "$tmp/gonet -addr $2" ;;
-    *) echo "cpu-per-msg.sh: unknown server $1 (known: coio gonet)" >&2; return 1 ;;
+    *) echo "cpu-per-msg.sh: unknown server $1 (known: coio coro gonet)" >&2; return 1 ;;
   esac
 }
 for s in $servers; do server_cmd "$s" x >/dev/null; done
