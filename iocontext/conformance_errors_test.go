@@ -275,7 +275,7 @@ func acceptSurvivesEMFILE(t *testing.T, be backend) {
 		highest = max(highest, fd)
 	}
 	lim := orig
-	lim.Cur = uint64(highest + 1 + 16)
+	setLimit(&lim.Cur, highest+1+16)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
 	}
@@ -408,3 +408,6 @@ func acceptSurvivesAbortedPeers(t *testing.T, be backend) {
 		t.Fatal("the good connection was never accepted")
 	}
 }
+
+// setLimit sets an rlimit field, whose type is uint64 on Linux and int64 on some BSDs.
+func setLimit[T int64 | uint64](field *T, v int) { *field = T(v) }
