@@ -154,7 +154,9 @@ const (
 // through its executor, or, when the operation completed inline inside start, leaves
 // the resumption to the runner that is starting it (a loop, not a recursion).
 func (y *Yield) wake() {
-	if y.starting.CompareAndSwap(startRunning, startEarly) {
+	// The load first: coio's own operations never complete inside their start, so
+	// the common case costs no locked instruction here.
+	if y.starting.Load() == startRunning && y.starting.CompareAndSwap(startRunning, startEarly) {
 		return
 	}
 	y.ex.Dispatch(y.resumeFn)
@@ -171,6 +173,12 @@ func (y *Yield) resume() {
 		y.slot = -1
 		if !ok {
 			y.finish()
+			return
+		}
+		if y.wait < waitFunc {
+			// coio's own operations complete by a posted handler, never inside
+			// their start: no need to watch for an early completion.
+			y.start()
 			return
 		}
 		y.starting.Store(startRunning)
