@@ -14,6 +14,8 @@ import (
 
 // Stream is what Read and Write work on: *iocontext.TCPConn and *iocontext.UnixConn.
 type Stream interface {
+	TryReadSome(b []byte) (int, error)
+	TryWriteSome(b []byte) (int, error)
 	AsyncReadSome(b []byte, h func(int, error))
 	AsyncRead(b []byte, h func(int, error))
 	AsyncWriteSome(b []byte, h func(int, error))
@@ -74,6 +76,7 @@ type Yield struct {
 	err  error
 	conn *iocontext.TCPConn
 
+	inline   int // operations completed in a row without suspending
 	done     func(panicked any)
 	panicked any
 	finished bool
@@ -253,6 +256,7 @@ func (y *Yield) suspend(wait int) {
 	}
 	y.wait = wait
 	y.err = nil
+	y.inline = 0
 	if !y.yield(struct{}{}) {
 		panic(errUnwind) // stopped without being resumed
 	}
@@ -261,10 +265,32 @@ func (y *Yield) suspend(wait int) {
 	y.stream, y.buf, y.ln = nil, nil, nil
 }
 
+// inlineBudget bounds how many operations in a row a coroutine completes without
+// suspending (its fast path: data already there, room in the socket): then it
+// suspends once anyway, so a connection that is always ready cannot keep its runner
+// from everything else. The same figure as the Context's handler budget.
+const inlineBudget = 128
+
+// fast reports whether the next operation may try the fast path.
+func (y *Yield) fast() bool {
+	y.inline++
+	if y.inline < inlineBudget {
+		return true
+	}
+	y.inline = 0
+	return false
+}
+
 // Read reads into b (some bytes, at least one unless there is an error), as
 // AsyncReadSome would deliver: (n, nil), (0, io.EOF) at the end of the stream, or an
-// error.
+// error. When data is already there it is read at once, without suspending.
 func (y *Yield) Read(s Stream, b []byte) (int, error) {
+	if y.fast() {
+		if n, err := s.TryReadSome(b); err != iocontext.ErrWouldBlock {
+			y.err = err
+			return n, err
+		}
+	}
 	y.stream, y.buf = s, b
 	y.suspend(waitRead)
 	return y.n, y.err
@@ -272,20 +298,61 @@ func (y *Yield) Read(s Stream, b []byte) (int, error) {
 
 // ReadFull reads until b is full, as AsyncRead.
 func (y *Yield) ReadFull(s Stream, b []byte) (int, error) {
-	y.stream, y.buf = s, b
+	done := 0
+	if y.fast() {
+		for done < len(b) {
+			n, err := s.TryReadSome(b[done:])
+			if err == iocontext.ErrWouldBlock {
+				break
+			}
+			done += n
+			if err != nil {
+				y.err = err
+				return done, err
+			}
+		}
+		if done == len(b) {
+			return done, nil
+		}
+	}
+	y.stream, y.buf = s, b[done:]
 	y.suspend(waitReadFull)
-	return y.n, y.err
+	return done + y.n, y.err
 }
 
-// Write writes all of b, as AsyncWrite.
+// Write writes all of b, as AsyncWrite. What the socket takes at once is written
+// without suspending.
 func (y *Yield) Write(s Stream, b []byte) (int, error) {
-	y.stream, y.buf = s, b
+	done := 0
+	if y.fast() {
+		for done < len(b) {
+			n, err := s.TryWriteSome(b[done:])
+			if err == iocontext.ErrWouldBlock {
+				break
+			}
+			done += n
+			if err != nil {
+				y.err = err
+				return done, err
+			}
+		}
+		if done == len(b) {
+			return done, nil
+		}
+	}
+	y.stream, y.buf = s, b[done:]
 	y.suspend(waitWrite)
-	return y.n, y.err
+	return done + y.n, y.err
 }
 
 // WriteSome writes some of b, as AsyncWriteSome.
 func (y *Yield) WriteSome(s Stream, b []byte) (int, error) {
+	if y.fast() {
+		if n, err := s.TryWriteSome(b); err != iocontext.ErrWouldBlock {
+			y.err = err
+			return n, err
+		}
+	}
 	y.stream, y.buf = s, b
 	y.suspend(waitWriteSome)
 	return y.n, y.err

@@ -329,3 +329,54 @@ func TestCoroutine_CoroutineUnwindOnShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathYields: a coroutine whose reads always find data completes them without
+// suspending, but not for ever: it suspends every so often, so other handlers run.
+func TestFastPathYields(t *testing.T) {
+	ctx := newContext(t)
+	pr, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 20000
+	peer := make(chan net.Conn, 1)
+	go func() {
+		c, err := net.Dial("tcp4", pr.Addr().String())
+		if err != nil {
+			t.Error(err)
+			peer <- nil
+			return
+		}
+		c.Write(make([]byte, total)) // everything is there before the reads start
+		peer <- c
+	}()
+	var reads atomic.Int64
+	readsWhenOtherRan := int64(-1)
+	coroutine.Spawn(ctx, func(y *coroutine.Yield) {
+		c, err := y.Accept(pr)
+		pr.Close()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		pc := <-peer
+		if pc == nil {
+			return
+		}
+		defer pc.Close()
+		ctx.Post(func() { readsWhenOtherRan = reads.Load() })
+		b := make([]byte, 1)
+		for reads.Load() < total {
+			if _, err := y.Read(c, b); err != nil {
+				t.Error(err)
+				return
+			}
+			reads.Add(1)
+		}
+	})
+	ctx.Run()
+	if readsWhenOtherRan < 0 || readsWhenOtherRan >= total {
+		t.Fatalf("the other handler ran after %d of %d reads: the fast path starved it", readsWhenOtherRan, total)
+	}
+}

@@ -193,6 +193,65 @@ func (s *stream) SetExecutor(ex Executor) {
 	s.bound = b
 }
 
+// ErrWouldBlock is returned by TryReadSome and TryWriteSome when the operation cannot
+// complete without waiting.
+var ErrWouldBlock = errors.New("coio: operation would block")
+
+// TryReadSome reads into b now, on the calling goroutine, if data (or the end of the
+// stream, or an error) is there: it returns what AsyncReadSome's handler would get, or
+// (0, ErrWouldBlock) when the read would have to wait. It is the fast path of
+// sequential code (package coroutine): no handler, no queue. It fails with ErrBusy
+// while another read is in flight.
+func (s *stream) TryReadSome(b []byte) (int, error) {
+	if !s.opened.Load() {
+		return 0, ErrNotOpen
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if !s.reading.CompareAndSwap(false, true) {
+		return 0, ErrBusy
+	}
+	op := &s.rop
+	op.Buf = b
+	ok := s.c.be.TryNow(op)
+	n, err := op.N, op.Err
+	op.Buf, op.N, op.Err = nil, 0, nil
+	s.reading.Store(false)
+	if !ok {
+		return 0, ErrWouldBlock
+	}
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	return n, s.mapErr("read", err)
+}
+
+// TryWriteSome writes from b now, on the calling goroutine, as much as the socket
+// takes without waiting: (n, nil) with n possibly short, or (0, ErrWouldBlock) when it
+// takes nothing. It fails with ErrBusy while another write is in flight.
+func (s *stream) TryWriteSome(b []byte) (int, error) {
+	if !s.opened.Load() {
+		return 0, ErrNotOpen
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if !s.writing.CompareAndSwap(false, true) {
+		return 0, ErrBusy
+	}
+	op := &s.wop
+	op.Buf = b
+	ok := s.c.be.TryNow(op)
+	n, err := op.N, op.Err
+	op.Buf, op.N, op.Err = nil, 0, nil
+	s.writing.Store(false)
+	if !ok {
+		return 0, ErrWouldBlock
+	}
+	return n, s.mapErr("write", err)
+}
+
 // AsyncWriteSome writes from b and calls h with the number of bytes written, which may
 // be fewer than len(b). Only one write may be in flight: a second fails with ErrBusy.
 func (s *stream) AsyncWriteSome(b []byte, h func(n int, err error)) { s.startWrite(b, false, h) }

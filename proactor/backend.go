@@ -20,6 +20,11 @@ type Backend interface {
 	// Perform retries an op that Wait returned with NeedsPerform; true when the op is
 	// finished and its Done may run, false when it went back to waiting.
 	Perform(op *Op) bool
+	// TryNow makes op's syscall once, now, on the calling goroutine, for a read or a
+	// write that no other op of its direction is using: true with the result in op.N
+	// and op.Err, false (op untouched) when it would block or the backend cannot. It
+	// never hands the op to the sink.
+	TryNow(op *Op) bool
 	// Cancel aborts every op in flight on f with ErrAborted, except those that already
 	// completed, and returns how many it aborted.
 	Cancel(f *FD) int
