@@ -30,6 +30,7 @@ type Option func(*config)
 type config struct {
 	backend proactor.Kind
 	budget  int
+	noStats bool
 }
 
 // WithBackend selects the backend (default proactor.Auto). The environment variable
@@ -84,6 +85,12 @@ type Context struct {
 
 	objMu sync.Mutex // guards objs
 	objs  objList    // open I/O objects, closed by Close
+
+	stats         bool        // statistics on (WithStats)
+	outside       counters    // statistics of goroutines that are not runners
+	allCounters   []*counters // every runner's statistics, for Stats; guarded by mu
+	openStreams   atomic.Int64
+	openListeners atomic.Int64
 }
 
 // New creates a Context on the backend chosen by the options (default: Auto, or
@@ -93,7 +100,7 @@ func New(opts ...Option) (*Context, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	c := &Context{budget: cfg.budget, epoch: time.Now()}
+	c := &Context{budget: cfg.budget, epoch: time.Now(), stats: !cfg.noStats}
 	be, info, err := proactor.Open(cfg.backend, sink{c})
 	if err != nil {
 		return nil, fmt.Errorf("iocontext: %w", err)
@@ -144,6 +151,9 @@ func (c *Context) Post(h func()) {
 		return
 	}
 	c.work.Add(1)
+	if c.stats {
+		c.counters().submitted[proactor.OpPost].Add(1)
+	}
 	c.push(task{fn: h})
 }
 
@@ -165,6 +175,12 @@ func (c *Context) Defer(h func()) { c.Post(h) }
 // push queues t, on the current runner's queue when there is one.
 func (c *Context) push(t task) {
 	if r := c.current(); r != nil {
+		if c.stats && t.op != nil {
+			r.st.sample++
+			if r.st.sample%latencySample == 0 {
+				t.op.Stamp = c.now()
+			}
+		}
 		r.mu.Lock()
 		r.q.push(t)
 		n := r.q.len()

@@ -61,6 +61,7 @@ func (a *acceptor) openAcceptor(c *Context, fd int, netw string, kind acceptorKi
 		c.be.Close(&a.fd)
 		return err
 	}
+	c.openListeners.Add(1)
 	return nil
 }
 
@@ -81,7 +82,7 @@ func (a *acceptor) submit() {
 		a.retry.AsyncWait(a.retryWait)
 		return
 	}
-	c.be.Submit(&a.aop)
+	c.submit(&a.aop)
 }
 
 // backoffDone runs when the back-off timer fires (or is cancelled): the accept's unit
@@ -98,7 +99,7 @@ func (a *acceptor) backoffDone(err error) {
 		return
 	}
 	a.retryAt = 0
-	a.c.be.Submit(&a.aop)
+	a.c.submit(&a.aop)
 }
 
 func (a *acceptor) acceptDone(op *proactor.Op) {
@@ -161,6 +162,9 @@ func (a *acceptor) Close() error {
 	}
 	a.c.unregister(&a.node)
 	err := a.c.be.Close(&a.fd)
+	if err == nil {
+		a.c.openListeners.Add(-1)
+	}
 	if a.retry != nil {
 		a.retry.Cancel()
 	}

@@ -32,7 +32,9 @@ type runner struct {
 	budget    int           // handlers left before the next look at the backend and shared queue
 	limit     int           // the run call's handler limit (0: none)
 	ready     []*proactor.Op
-	sleepT    *time.Timer // RunFor's sleep timeout, made on first use
+	sleepT    *time.Timer  // RunFor's sleep timeout, made on first use
+	st        *counters    // statistics, kept when the runner structure is reused
+	since     atomic.Int64 // when the current run call began (ns since epoch), 0 outside
 }
 
 // mode says how a run call behaves.
@@ -173,9 +175,18 @@ func (r *runner) runTask(t task) bool {
 		if op.NeedsPerform && !c.be.Perform(op) {
 			return false
 		}
+		if c.stats {
+			// Read what the handler's owner may reuse before it runs.
+			eof := op.Kind == proactor.OpRead && op.Err == nil && op.N == 0 && len(op.Buf) > 0
+			r.countDone(op, op.N, op.Err, eof, op.Syscalls, op.Stamp)
+			op.Syscalls, op.Stamp = 0, 0
+		}
 		r.inHandler.Store(true)
 		op.Done(op)
 	} else {
+		if c.stats {
+			r.countDone(nil, 0, nil, false, 0, 0)
+		}
 		r.inHandler.Store(true)
 		t.fn()
 	}
@@ -193,8 +204,10 @@ func (c *Context) enter() *runner {
 		r = c.free[n-1]
 		c.free = c.free[:n-1]
 	} else {
-		r = &runner{c: c, wake: make(chan struct{}, 1), ready: make([]*proactor.Op, 0, 256)}
+		r = &runner{c: c, wake: make(chan struct{}, 1), ready: make([]*proactor.Op, 0, 256), st: new(counters)}
+		c.allCounters = append(c.allCounters, r.st)
 	}
+	r.since.Store(max(c.now(), 1))
 	r.g.Store(gident.Current())
 	r.budget = c.budget
 	old := *c.runners.Load()
@@ -248,6 +261,7 @@ func (c *Context) leave(r *runner) {
 	default:
 	}
 	r.g.Store(0)
+	r.st.runNs.Add(c.now() - r.since.Swap(0))
 	c.free = append(c.free, r)
 	c.mu.Unlock()
 	c.active.Add(-1)
@@ -393,6 +407,9 @@ func (r *runner) pollBackend() bool {
 	var err error
 	r.ready, err = c.be.Wait(0, r.ready[:0])
 	c.polling.Store(false)
+	if c.stats {
+		r.st.waits.Add(1)
+	}
 	if err != nil && !c.closed.Load() {
 		panic("iocontext: backend wait failed: " + err.Error())
 	}
@@ -410,6 +427,12 @@ func (r *runner) queueReady() bool {
 	n := len(r.ready)
 	r.mu.Lock()
 	for i, op := range r.ready {
+		if c.stats {
+			r.st.sample++
+			if r.st.sample%latencySample == 0 {
+				op.Stamp = c.now()
+			}
+		}
 		r.q.push(task{op: op})
 		r.ready[i] = nil
 	}
@@ -424,6 +447,10 @@ func (r *runner) queueReady() bool {
 // free, otherwise asleep until another runner or a producer wakes it.
 func (r *runner) idleWait(deadline int64) {
 	c := r.c
+	if c.stats {
+		start := c.now()
+		defer func() { r.st.idleNs.Add(c.now() - start) }()
+	}
 	if r.searching {
 		r.stopSearching()
 	}
@@ -445,6 +472,9 @@ func (r *runner) idleWait(deadline int64) {
 		// it will find blocked set and wake the backend.
 		if !c.hasWork(r) && !c.stopped.Load() {
 			var err error
+			if c.stats {
+				r.st.waits.Add(1)
+			}
 			r.ready, err = c.be.Wait(timeout, r.ready[:0])
 			if err != nil && !c.closed.Load() {
 				c.blocked.Store(false)
@@ -543,12 +573,18 @@ func (c *Context) notify() {
 			c.nidle.Store(int32(n - 1))
 			c.searching.Add(1)
 			c.mu.Unlock()
+			if c.stats {
+				c.counters().wakeups.Add(1)
+			}
 			r.signal()
 			return
 		}
 		c.mu.Unlock()
 	}
 	if c.blocked.Load() {
+		if c.stats {
+			c.counters().wakeups.Add(1)
+		}
 		c.be.Wake()
 	}
 }

@@ -69,6 +69,7 @@ func (s *stream) open(c *Context, sysfd int, netw string) error {
 		return err
 	}
 	s.opened.Store(true)
+	c.openStreams.Add(1)
 	return nil
 }
 
@@ -121,10 +122,11 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 		if s.fd.Closing() || !s.opened.Load() {
 			op.Err = net.ErrClosed
 		}
+		c.countSubmit(op.Kind)
 		c.push(task{op: op})
 		return
 	}
-	c.be.Submit(op)
+	c.submit(op)
 }
 
 func (s *stream) readDone(op *proactor.Op) {
@@ -139,7 +141,7 @@ func (s *stream) readDone(op *proactor.Op) {
 	if s.rfull && err == nil && s.rdone < len(s.rbuf) {
 		op.Buf = s.rbuf[s.rdone:]
 		s.c.addWork()
-		s.c.be.Submit(op)
+		s.c.submit(op)
 		return
 	}
 	if b := s.bound; b != nil {
@@ -279,10 +281,11 @@ func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
 		if s.fd.Closing() || !s.opened.Load() {
 			op.Err = net.ErrClosed
 		}
+		c.countSubmit(op.Kind)
 		c.push(task{op: op})
 		return
 	}
-	c.be.Submit(op)
+	c.submit(op)
 }
 
 func (s *stream) writeDone(op *proactor.Op) {
@@ -298,7 +301,7 @@ func (s *stream) writeDone(op *proactor.Op) {
 	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
 		op.Buf = s.wbuf[s.wdone:]
 		s.c.addWork()
-		s.c.be.Submit(op)
+		s.c.submit(op)
 		return
 	}
 	if b := s.bound; b != nil {
@@ -333,7 +336,7 @@ func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
 	s.ch = h
 	op := &s.wop
 	op.Kind, op.Addr = proactor.OpConnect, sa
-	s.c.be.Submit(op)
+	s.c.submit(op)
 }
 
 // Cancel aborts the read and the write in flight: their handlers run with ErrAborted,
@@ -368,7 +371,11 @@ func (s *stream) Close() error {
 		return ErrNotOpen
 	}
 	s.c.unregister(&s.node)
-	return s.c.be.Close(&s.fd)
+	err := s.c.be.Close(&s.fd)
+	if err == nil {
+		s.c.openStreams.Add(-1)
+	}
+	return err
 }
 
 // CloseRead shuts down the reading side (shutdown(SHUT_RD)).

@@ -75,6 +75,7 @@ func (t *Timer) Expiry() time.Time {
 func (t *Timer) AsyncWait(h func(error)) {
 	c := t.c
 	c.addWork()
+	c.countSubmit(proactor.OpTimer)
 	q := &c.timers
 	q.mu.Lock()
 	w := t.newWait(h)

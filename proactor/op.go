@@ -82,6 +82,12 @@ type Op struct {
 	// ready: the runner must call Backend.Perform before Done.
 	NeedsPerform bool
 
+	// Syscalls counts the syscalls the backend made for this op since its owner last
+	// reset it; Stamp is when its completion was queued (ns, the owner's clock), 0
+	// when not sampled. Both are for statistics and belong to the op's owner.
+	Syscalls uint32
+	Stamp    int64
+
 	next, prev *Op           // FD list links, guarded by the FD's mutex
 	state      uint8         // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
 	started    bool          // connect: the connect syscall was issued, poll SO_ERROR next

@@ -185,6 +185,7 @@ func (r *reactive) unlist(op *Op) {
 // syscall makes op's syscall once. EAGAIN means "park"; EINTR is retried here.
 func (r *reactive) syscall(op *Op) (int, error) {
 	fd := op.FD.Sysfd
+	op.Syscalls++
 	for {
 		var n int
 		var err error

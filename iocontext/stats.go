@@ -1,0 +1,235 @@
+package iocontext
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coionet/coio/proactor"
+)
+
+// ErrClass is the class of an operation's error in statistics.
+type ErrClass int
+
+// Error classes, with bounded cardinality for metrics labels.
+const (
+	ErrClassEOF     ErrClass = iota // orderly end of stream
+	ErrClassReset                   // the peer reset the connection or the pipe broke
+	ErrClassAborted                 // cancelled, closed, or the Context shut down
+	ErrClassTimeout                 // a deadline or timeout passed
+	ErrClassOther                   // anything else
+	NumErrClasses
+)
+
+var errClassNames = [...]string{"eof", "reset", "aborted", "timeout", "other"}
+
+func (e ErrClass) String() string {
+	if e >= 0 && e < NumErrClasses {
+		return errClassNames[e]
+	}
+	return "unknown"
+}
+
+// NumOpKinds bounds proactor.OpKind values, for arrays indexed by kind.
+const NumOpKinds = int(proactor.OpPost) + 1
+
+// latencyBounds are the upper bounds of the completion-to-handler latency histogram.
+var latencyBounds = [...]time.Duration{
+	time.Microsecond, 2 * time.Microsecond, 5 * time.Microsecond,
+	10 * time.Microsecond, 20 * time.Microsecond, 50 * time.Microsecond,
+	100 * time.Microsecond, 200 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, time.Second,
+}
+
+// latencySample: one completion in this many is timed from its queueing to its
+// handler, so that the clock reads stay off most operations.
+const latencySample = 16
+
+// counters are one runner's statistics (or those of the goroutines outside the
+// runners). Each is written by its own goroutine and read by Stats with atomic loads,
+// so no counter shared between runners is written on the hot path.
+type counters struct {
+	handlers   atomic.Uint64
+	submitted  [NumOpKinds]atomic.Uint64
+	completed  [NumOpKinds]atomic.Uint64
+	errs       [NumOpKinds][NumErrClasses]atomic.Uint64
+	waits      atomic.Uint64 // backend waits (epoll_wait), blocking or not
+	wakeups    atomic.Uint64 // wake-ups sent: an idle runner signalled, or the backend woken
+	ioSyscalls atomic.Uint64 // read/write/accept/connect syscalls made by operations
+	runNs      atomic.Int64  // time inside run calls
+	idleNs     atomic.Int64  // of which waiting for work
+	latency    [len(latencyBounds) + 1]atomic.Uint64
+	latSumNs   atomic.Int64
+	sample     uint32 // completion counter for latency sampling (owner only)
+}
+
+// classify returns the statistics class of an operation's error.
+func classify(err error) ErrClass {
+	switch {
+	case err == io.EOF:
+		return ErrClassEOF
+	case errors.Is(err, proactor.ErrAborted), errors.Is(err, net.ErrClosed):
+		return ErrClassAborted
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrClassTimeout
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return ErrClassReset
+	}
+	return ErrClassOther
+}
+
+// counters returns the statistics of the calling goroutine: its runner's, or the
+// shared ones of goroutines outside the runners.
+func (c *Context) counters() *counters {
+	if r := c.current(); r != nil {
+		return r.st
+	}
+	return &c.outside
+}
+
+// submit starts op on the backend and counts it.
+func (c *Context) submit(op *proactor.Op) {
+	if c.stats {
+		c.counters().submitted[op.Kind].Add(1)
+	}
+	c.be.Submit(op)
+}
+
+// countSubmit counts an operation that completes without reaching the backend.
+func (c *Context) countSubmit(k proactor.OpKind) {
+	if c.stats {
+		c.counters().submitted[k].Add(1)
+	}
+}
+
+// countDone records a finished task on the runner's counters: op is nil for a posted
+// handler.
+func (r *runner) countDone(op *proactor.Op, n int, err error, readEOF bool, syscalls uint32, stamp int64) {
+	st := r.st
+	st.handlers.Add(1)
+	k := proactor.OpPost
+	if op != nil {
+		k = op.Kind
+		if syscalls != 0 {
+			st.ioSyscalls.Add(uint64(syscalls))
+		}
+		if readEOF {
+			st.errs[k][ErrClassEOF].Add(1)
+		} else if err != nil {
+			st.errs[k][classify(err)].Add(1)
+		}
+		if stamp != 0 {
+			d := time.Duration(r.c.now() - stamp)
+			i := 0
+			for i < len(latencyBounds) && d > latencyBounds[i] {
+				i++
+			}
+			st.latency[i].Add(1)
+			st.latSumNs.Add(int64(d))
+		}
+	}
+	st.completed[k].Add(1)
+	_ = n
+}
+
+// Stats is a snapshot of what a Context has done, summed over its runners.
+type Stats struct {
+	Backend proactor.Info // the live backend and why it was chosen
+
+	Handlers  uint64                            // handlers run
+	Submitted [NumOpKinds]uint64                // operations started, by proactor.OpKind
+	Completed [NumOpKinds]uint64                // operations whose handler ran, by kind
+	Errors    [NumOpKinds][NumErrClasses]uint64 // completions with an error, by kind and class
+	Latency   Histogram                         // completion queued → handler started (sampled)
+
+	QueueDepth    int     // handlers queued now (shared queue and runners' queues)
+	Runners       int     // goroutines inside a run call now
+	BusySeconds   float64 // runner time spent running handlers and reaping
+	IdleSeconds   float64 // runner time spent waiting for work
+	BackendWaits  uint64  // waits in the backend (epoll_wait / kevent / io_uring_enter)
+	Wakeups       uint64  // wake-ups sent to idle runners or to the backend
+	IOSyscalls    uint64  // read, write, accept and connect syscalls made by operations
+	OpenStreams   int64   // connections open now
+	OpenListeners int64   // listeners open now
+	TimersArmed   int     // timers with a pending wait now
+}
+
+// Histogram is a cumulative latency histogram.
+type Histogram struct {
+	Bounds []time.Duration // upper bounds of the buckets
+	Counts []uint64        // observations ≤ each bound (cumulative), one per bound
+	Count  uint64          // all observations
+	Sum    time.Duration   // their sum
+}
+
+// Stats returns a snapshot of the Context's statistics. It is safe to call at any
+// time from any goroutine; the counters are read one by one, so a snapshot taken
+// under load is consistent only to within the operations in flight.
+func (c *Context) Stats() Stats {
+	s := Stats{Backend: c.info}
+	c.mu.Lock()
+	all := append([]*counters{&c.outside}, c.allCounters...)
+	c.mu.Unlock()
+	var lat [len(latencyBounds) + 1]uint64
+	var latSum int64
+	var runNs, idleNs int64
+	for _, st := range all {
+		s.Handlers += st.handlers.Load()
+		for k := range NumOpKinds {
+			s.Submitted[k] += st.submitted[k].Load()
+			s.Completed[k] += st.completed[k].Load()
+			for e := range NumErrClasses {
+				s.Errors[k][e] += st.errs[k][e].Load()
+			}
+		}
+		s.BackendWaits += st.waits.Load()
+		s.Wakeups += st.wakeups.Load()
+		s.IOSyscalls += st.ioSyscalls.Load()
+		runNs += st.runNs.Load()
+		idleNs += st.idleNs.Load()
+		for i := range lat {
+			lat[i] += st.latency[i].Load()
+		}
+		latSum += st.latSumNs.Load()
+	}
+	// Run calls still in progress: count their time so far.
+	now := c.now()
+	for _, r := range *c.runners.Load() {
+		if t := r.since.Load(); t != 0 {
+			runNs += now - t
+		}
+	}
+	s.IdleSeconds = float64(idleNs) / 1e9
+	s.BusySeconds = max(float64(runNs-idleNs)/1e9, 0)
+	s.Latency.Bounds = latencyBounds[:]
+	s.Latency.Counts = make([]uint64, len(latencyBounds))
+	var cum uint64
+	for i := range latencyBounds {
+		cum += lat[i]
+		s.Latency.Counts[i] = cum
+	}
+	s.Latency.Count = cum + lat[len(latencyBounds)]
+	s.Latency.Sum = time.Duration(latSum)
+	s.QueueDepth = int(c.injLen.Load())
+	rs := *c.runners.Load()
+	s.Runners = len(rs)
+	for _, r := range rs {
+		s.QueueDepth += int(r.qlen.Load())
+	}
+	s.OpenStreams = c.openStreams.Load()
+	s.OpenListeners = c.openListeners.Load()
+	c.timers.mu.Lock()
+	s.TimersArmed = len(c.timers.heap)
+	c.timers.mu.Unlock()
+	return s
+}
+
+// WithStats turns statistics on (the default) or off. Off, the counters are not
+// touched at all: bench/ compares the two.
+func WithStats(on bool) Option { return func(c *config) { c.noStats = !on } }

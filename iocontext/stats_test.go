@@ -1,0 +1,110 @@
+package iocontext_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/coionet/coio/iocontext"
+	"github.com/coionet/coio/proactor"
+)
+
+func TestStatsCountEchoes(t *testing.T) {
+	ctx := newContext(t)
+	addr := echoServer(t, ctx)
+	done := make(chan struct{})
+	go func() { ctx.Run(); close(done) }()
+	before := ctx.Stats()
+	c, err := net.Dial("tcp4", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	const n = 100
+	buf := make([]byte, 8)
+	for range n {
+		c.Write([]byte("12345678"))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close() // the server reads io.EOF and closes its side
+	deadline := time.Now().Add(5 * time.Second)
+	for ctx.Stats().OpenStreams != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s := ctx.Stats()
+	reads := s.Completed[proactor.OpRead] - before.Completed[proactor.OpRead]
+	writes := s.Completed[proactor.OpWrite] - before.Completed[proactor.OpWrite]
+	// n echoed reads plus the final one that saw the end of stream; n writes.
+	if reads != n+1 || writes != n {
+		t.Fatalf("completed reads=%d writes=%d; want %d and %d", reads, writes, n+1, n)
+	}
+	if eof := s.Errors[proactor.OpRead][iocontext.ErrClassEOF]; eof != 1 {
+		t.Fatalf("EOF reads = %d; want 1", eof)
+	}
+	if s.Completed[proactor.OpAccept] < 1 || s.Submitted[proactor.OpAccept] < 2 {
+		t.Fatalf("accepts: completed %d, submitted %d", s.Completed[proactor.OpAccept], s.Submitted[proactor.OpAccept])
+	}
+	if s.Handlers < 2*n || s.IOSyscalls < 2*n || s.BackendWaits == 0 {
+		t.Fatalf("handlers=%d syscalls=%d waits=%d; too few for %d echoes", s.Handlers, s.IOSyscalls, s.BackendWaits, n)
+	}
+	if s.OpenStreams != 0 || s.OpenListeners != 1 {
+		t.Fatalf("open streams %d, listeners %d; want 0 and 1", s.OpenStreams, s.OpenListeners)
+	}
+	if s.Backend.Kind == proactor.Auto || s.Runners != 1 {
+		t.Fatalf("backend %v, runners %d", s.Backend.Kind, s.Runners)
+	}
+	if s.Latency.Count == 0 || s.Latency.Counts[len(s.Latency.Counts)-1] > s.Latency.Count {
+		t.Fatalf("latency histogram: %+v", s.Latency)
+	}
+	ctx.Stop()
+	<-done
+	if s := ctx.Stats(); s.BusySeconds <= 0 || s.IdleSeconds <= 0 {
+		t.Fatalf("busy %v s, idle %v s: both should have grown", s.BusySeconds, s.IdleSeconds)
+	}
+}
+
+func TestStatsCountAborted(t *testing.T) {
+	ctx := newContext(t)
+	runInBackground(t, ctx, 1)
+	c, _ := connPair(t, ctx)
+	got := make(chan error, 1)
+	c.AsyncReadSome(make([]byte, 8), func(_ int, err error) { got <- err })
+	time.Sleep(10 * time.Millisecond)
+	c.Cancel()
+	if err := <-got; !errors.Is(err, iocontext.ErrAborted) {
+		t.Fatalf("cancelled read: %v", err)
+	}
+	tm := iocontext.NewTimer(ctx)
+	tm.ExpiresAfter(time.Hour)
+	tm.AsyncWait(func(err error) { got <- err })
+	if ctx.Stats().TimersArmed != 1 {
+		t.Fatal("an armed timer is not counted")
+	}
+	tm.Cancel()
+	<-got
+	s := ctx.Stats()
+	if a := s.Errors[proactor.OpRead][iocontext.ErrClassAborted]; a != 1 {
+		t.Fatalf("aborted reads = %d; want 1", a)
+	}
+	if a := s.Errors[proactor.OpTimer][iocontext.ErrClassAborted]; a != 1 {
+		t.Fatalf("aborted timer waits = %d; want 1", a)
+	}
+	if s.TimersArmed != 0 {
+		t.Fatalf("timers armed after Cancel = %d", s.TimersArmed)
+	}
+}
+
+func TestStatsOff(t *testing.T) {
+	ctx := newContext(t, iocontext.WithStats(false))
+	for range 10 {
+		ctx.Post(func() {})
+	}
+	ctx.Run()
+	if s := ctx.Stats(); s.Handlers != 0 || s.Submitted[proactor.OpPost] != 0 {
+		t.Fatalf("statistics off, yet handlers=%d posts=%d", s.Handlers, s.Submitted[proactor.OpPost])
+	}
+}
