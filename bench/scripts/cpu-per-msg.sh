@@ -72,10 +72,11 @@ echo "building into $tmp ..." >&2
 # server_cmd NAME ADDR: the command line of a server.
 server_cmd() {
   case "$1" in
-    coio) echo "$tmp/coio-echo -addr $2 -runners 1" ;;
+    coio) echo "$tmp/coio-echo -addr $2 -runners 1 -metrics=" ;;
+    coio-nostats) echo "$tmp/coio-echo -addr $2 -runners 1 -metrics= -stats=false" ;;
     coro) echo "$tmp/coio-echo-coro -addr $2 -runners 1" ;;
     gonet) echo "$tmp/gonet -addr $2" ;;
-    *) echo "cpu-per-msg.sh: unknown server $1 (known: coio coro gonet)" >&2; return 1 ;;
+    *) echo "cpu-per-msg.sh: unknown server $1 (known: coio coio-nostats coro gonet)" >&2; return 1 ;;
   esac
 }
 for s in $servers; do server_cmd "$s" x >/dev/null; done

@@ -5,9 +5,10 @@
 //	printf 'hello\n' | nc -q1 127.0.0.1 7000
 //
 // One Context is run by -runners goroutines, which share the connections: whichever
-// runner is free runs a connection's next handler. Ctrl-C (SIGINT) or SIGTERM stops
-// the server: the Context is closed, which closes every connection and aborts their
-// pending operations.
+// runner is free runs a connection's next handler. The engine's statistics are served
+// to Prometheus on -metrics (default 127.0.0.1:9100, path /metrics; empty turns it
+// off). Ctrl-C (SIGINT) or SIGTERM stops the server: the Context is closed, which
+// closes every connection and aborts their pending operations.
 package main
 
 import (
@@ -16,13 +17,16 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/coionet/coio/iocontext"
+	"github.com/coionet/coio/metrics"
 )
 
 // session echoes one connection: read some, write it all back, repeat. Its handlers
@@ -55,10 +59,12 @@ func newSession(conn *iocontext.TCPConn) *session {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	runners := flag.Int("runners", runtime.GOMAXPROCS(0), "goroutines running the Context")
+	metricsAddr := flag.String("metrics", "127.0.0.1:9100", "address serving /metrics (empty: off)")
+	stats := flag.Bool("stats", true, "keep engine statistics (off: /metrics shows zeros; for measuring their cost)")
 	flag.Parse()
 	log.SetFlags(0)
 
-	ctx, err := iocontext.New()
+	ctx, err := iocontext.New(iocontext.WithStats(*stats))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,6 +92,19 @@ func main() {
 	fmt.Printf("echo: listening on %v (backend %s, %d runners); try: printf 'hello\\n' | nc -q1 %s %s\n",
 		ln.Addr(), ctx.Backend().Kind, *runners, host, port)
 
+	var msrv *http.Server
+	if *metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler(ctx))
+		msrv = &http.Server{Addr: *metricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("echo: metrics on http://%v/metrics\n", mln.Addr())
+		go msrv.Serve(mln)
+	}
+
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -102,6 +121,9 @@ func main() {
 		}()
 	}
 	wg.Wait()
+	if msrv != nil {
+		msrv.Close()
+	}
 	if err := ctx.Close(); err != nil {
 		log.Fatal(err)
 	}
