@@ -35,6 +35,7 @@ type runner struct {
 	sleepT    *time.Timer  // RunFor's sleep timeout, made on first use
 	st        *counters    // statistics, kept when the runner structure is reused
 	since     atomic.Int64 // when the current run call began (ns since epoch), 0 outside
+	idleSince atomic.Int64 // when the current idle wait began, 0 when not idle
 }
 
 // mode says how a run call behaves.
@@ -448,8 +449,12 @@ func (r *runner) queueReady() bool {
 func (r *runner) idleWait(deadline int64) {
 	c := r.c
 	if c.stats {
-		start := c.now()
-		defer func() { r.st.idleNs.Add(c.now() - start) }()
+		start := max(c.now(), 1)
+		r.idleSince.Store(start)
+		defer func() {
+			r.idleSince.Store(0)
+			r.st.idleNs.Add(c.now() - start)
+		}()
 	}
 	if r.searching {
 		r.stopSearching()

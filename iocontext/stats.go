@@ -204,6 +204,9 @@ func (c *Context) Stats() Stats {
 		if t := r.since.Load(); t != 0 {
 			runNs += now - t
 		}
+		if t := r.idleSince.Load(); t != 0 {
+			idleNs += now - t
+		}
 	}
 	s.IdleSeconds = float64(idleNs) / 1e9
 	s.BusySeconds = max(float64(runNs-idleNs)/1e9, 0)
