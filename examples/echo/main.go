@@ -7,8 +7,12 @@
 // One Context is run by -runners goroutines, which share the connections: whichever
 // runner is free runs a connection's next handler. The engine's statistics are served
 // to Prometheus on -metrics (default 127.0.0.1:9100, path /metrics; empty turns it
-// off). Ctrl-C (SIGINT) or SIGTERM stops the server: the Context is closed, which
-// closes every connection and aborts their pending operations.
+// off).
+//
+// Ctrl-C (SIGINT) or SIGTERM drains the server: it stops accepting, shuts the reading
+// side of every connection so that each finishes the exchange in flight (the bytes it
+// has read are written back) and then closes, and exits once all are closed or -grace
+// has passed. A second signal stops at once.
 package main
 
 import (
@@ -19,7 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"sync"
 	"syscall"
@@ -29,31 +32,75 @@ import (
 	"github.com/coionet/coio/metrics"
 )
 
+// server tracks the open sessions so that a drain can reach them.
+type server struct {
+	ctx      *iocontext.Context
+	ln       *iocontext.TCPListener
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	draining bool
+	drained  func() // called once, when draining and the last session has closed
+}
+
 // session echoes one connection: read some, write it all back, repeat. Its handlers
 // are made once, so each echo allocates nothing.
 type session struct {
+	srv             *server
 	conn            *iocontext.TCPConn
 	buf             []byte
 	onRead, onWrite func(int, error)
 }
 
-func newSession(conn *iocontext.TCPConn) *session {
-	s := &session{conn: conn, buf: make([]byte, 4096)}
+func (srv *server) start(conn *iocontext.TCPConn) {
+	s := &session{srv: srv, conn: conn, buf: make([]byte, 4096)}
 	s.onRead = func(n int, err error) {
-		if err != nil {
-			s.conn.Close()
+		if err != nil { // io.EOF: the client is done, or the server is draining
+			s.close()
 			return
 		}
 		s.conn.AsyncWrite(s.buf[:n], s.onWrite)
 	}
 	s.onWrite = func(_ int, err error) {
 		if err != nil {
-			s.conn.Close()
+			s.close()
 			return
 		}
 		s.conn.AsyncReadSome(s.buf, s.onRead)
 	}
-	return s
+	srv.mu.Lock()
+	srv.sessions[s] = struct{}{}
+	if srv.draining {
+		conn.CloseRead()
+	}
+	srv.mu.Unlock()
+	conn.AsyncReadSome(s.buf, s.onRead)
+}
+
+func (s *session) close() {
+	s.conn.Close()
+	srv := s.srv
+	srv.mu.Lock()
+	delete(srv.sessions, s)
+	last := srv.draining && len(srv.sessions) == 0
+	srv.mu.Unlock()
+	if last {
+		srv.drained()
+	}
+}
+
+// drain stops accepting and lets every session finish its exchange in flight.
+func (srv *server) drain() {
+	srv.ln.Close()
+	srv.mu.Lock()
+	srv.draining = true
+	for s := range srv.sessions {
+		s.conn.CloseRead() // a pending read ends with io.EOF; a write in flight completes
+	}
+	empty := len(srv.sessions) == 0
+	srv.mu.Unlock()
+	if empty {
+		srv.drained()
+	}
 }
 
 func main() {
@@ -61,6 +108,7 @@ func main() {
 	runners := flag.Int("runners", runtime.GOMAXPROCS(0), "goroutines running the Context")
 	metricsAddr := flag.String("metrics", "127.0.0.1:9100", "address serving /metrics (empty: off)")
 	stats := flag.Bool("stats", true, "keep engine statistics (off: /metrics shows zeros; for measuring their cost)")
+	grace := flag.Duration("grace", 5*time.Second, "how long a drain waits for connections to finish")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -72,13 +120,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	srv := &server{ctx: ctx, ln: ln, sessions: map[*session]struct{}{}}
 
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
 		switch {
 		case err == nil:
-			s := newSession(conn)
-			conn.AsyncReadSome(s.buf, s.onRead)
+			srv.start(conn)
 		case errors.Is(err, iocontext.ErrAborted):
 			return // the listener was closed
 		default:
@@ -105,12 +153,35 @@ func main() {
 		go msrv.Serve(mln)
 	}
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-stop
-		ctx.Stop()
-	}()
+	// Shutdown on SIGINT/SIGTERM, through the Context: the first signal drains, a
+	// second one (or the grace period) stops at once.
+	sigs, err := iocontext.NewSignalSet(ctx, os.Interrupt, syscall.SIGTERM)
+	if err != nil {
+		log.Fatal(err)
+	}
+	deadline := iocontext.NewTimer(ctx)
+	srv.drained = func() {
+		deadline.Cancel()
+		sigs.Close() // nothing left to wait for: the runners return
+	}
+	sigs.AsyncWait(func(_ os.Signal, err error) {
+		if err != nil {
+			return
+		}
+		fmt.Println("echo: draining")
+		deadline.ExpiresAfter(*grace)
+		deadline.AsyncWait(func(err error) {
+			if err == nil {
+				ctx.Stop() // grace period over: Close below aborts the rest
+			}
+		})
+		sigs.AsyncWait(func(_ os.Signal, err error) {
+			if err == nil {
+				ctx.Stop()
+			}
+		})
+		srv.drain()
+	})
 
 	var wg sync.WaitGroup
 	for range *runners {
