@@ -8,6 +8,11 @@ require (
 )
 
 require (
+	github.com/panjf2000/ants/v2 v2.12.1 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+)
+
+require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect

@@ -31,6 +31,7 @@ type config struct {
 	backend proactor.Kind
 	budget  int
 	noStats bool
+	offload int
 }
 
 // WithBackend selects the backend (default proactor.Auto). The environment variable
@@ -91,12 +92,14 @@ type Context struct {
 	allCounters   []*counters // every runner's statistics, for Stats; guarded by mu
 	openStreams   atomic.Int64
 	openListeners atomic.Int64
+
+	offload offloader // Offload's pool and queue
 }
 
 // New creates a Context on the backend chosen by the options (default: Auto, or
 // $COIO_BACKEND).
 func New(opts ...Option) (*Context, error) {
-	cfg := config{backend: proactor.Auto, budget: 128}
+	cfg := config{backend: proactor.Auto, budget: 128, offload: defaultOffloadSize()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -106,6 +109,7 @@ func New(opts ...Option) (*Context, error) {
 		return nil, fmt.Errorf("iocontext: %w", err)
 	}
 	c.be, c.info = be, info
+	c.offload.size = cfg.offload
 	c.timers.init()
 	empty := []*runner{}
 	c.runners.Store(&empty)

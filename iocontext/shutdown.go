@@ -35,6 +35,9 @@ func (c *Context) Close() (err error) {
 	for _, o := range c.openObjects() {
 		o.shutdown()
 	}
+	// Offloaded functions cannot be interrupted: wait for those running (their
+	// handlers are queued and run below); queued ones are aborted.
+	c.offload.shutdown(c)
 	for _, w := range c.timers.abortAll() {
 		c.push(task{op: &w.op})
 	}

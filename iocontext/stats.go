@@ -158,6 +158,8 @@ type Stats struct {
 	OpenStreams   int64   // connections open now
 	OpenListeners int64   // listeners open now
 	TimersArmed   int     // timers with a pending wait now
+	OffloadBusy   int     // offloaded functions running now
+	OffloadQueued int     // offloaded functions waiting for a pool goroutine
 }
 
 // Histogram is a cumulative latency histogram.
@@ -230,6 +232,7 @@ func (c *Context) Stats() Stats {
 	c.timers.mu.Lock()
 	s.TimersArmed = len(c.timers.heap)
 	c.timers.mu.Unlock()
+	s.OffloadBusy, s.OffloadQueued = c.offload.stats()
 	return s
 }
 
