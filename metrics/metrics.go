@@ -22,6 +22,7 @@ type Collector struct {
 	info, handlers, submitted, completed, errors         *prometheus.Desc
 	queue, runners, busy, idle, waits, wakeups, syscalls *prometheus.Desc
 	streams, listeners, timers, latency                  *prometheus.Desc
+	offloadBusy, offloadQueued                           *prometheus.Desc
 }
 
 // NewCollector returns a collector for ctx. Its metrics carry no context label.
@@ -32,24 +33,26 @@ func newCollector(ctx *iocontext.Context, label prometheus.Labels) *Collector {
 		return prometheus.NewDesc("coio_"+name, help, labels, label)
 	}
 	return &Collector{
-		ctx:       ctx,
-		label:     label,
-		info:      d("backend_info", "The live backend (always 1), and why it was chosen.", "backend", "reason"),
-		handlers:  d("handlers_total", "Handlers run."),
-		submitted: d("ops_submitted_total", "Asynchronous operations started, by kind.", "kind"),
-		completed: d("ops_completed_total", "Asynchronous operations whose handler ran, by kind.", "kind"),
-		errors:    d("op_errors_total", "Completed operations that ended with an error, by kind and class.", "kind", "class"),
-		queue:     d("handler_queue_depth", "Handlers queued and not yet run."),
-		runners:   d("runners", "Goroutines inside a run call."),
-		busy:      d("runner_busy_seconds_total", "Runner time spent running handlers and reaping completions."),
-		idle:      d("runner_idle_seconds_total", "Runner time spent waiting for work."),
-		waits:     d("backend_waits_total", "Waits in the backend (epoll_wait, kevent, io_uring_enter)."),
-		wakeups:   d("wakeups_total", "Wake-ups sent to idle runners or to the backend."),
-		syscalls:  d("io_syscalls_total", "read, write, accept and connect syscalls made by operations."),
-		streams:   d("open_streams", "Connections open."),
-		listeners: d("open_listeners", "Listeners open."),
-		timers:    d("timers_armed", "Timers with a pending wait."),
-		latency:   d("completion_latency_seconds", "Time from an operation's completion being queued to its handler starting (sampled, 1 in 16)."),
+		ctx:           ctx,
+		label:         label,
+		info:          d("backend_info", "The live backend (always 1), and why it was chosen.", "backend", "reason"),
+		handlers:      d("handlers_total", "Handlers run."),
+		submitted:     d("ops_submitted_total", "Asynchronous operations started, by kind.", "kind"),
+		completed:     d("ops_completed_total", "Asynchronous operations whose handler ran, by kind.", "kind"),
+		errors:        d("op_errors_total", "Completed operations that ended with an error, by kind and class.", "kind", "class"),
+		queue:         d("handler_queue_depth", "Handlers queued and not yet run."),
+		runners:       d("runners", "Goroutines inside a run call."),
+		busy:          d("runner_busy_seconds_total", "Runner time spent running handlers and reaping completions."),
+		idle:          d("runner_idle_seconds_total", "Runner time spent waiting for work."),
+		waits:         d("backend_waits_total", "Waits in the backend (epoll_wait, kevent, io_uring_enter)."),
+		wakeups:       d("wakeups_total", "Wake-ups sent to idle runners or to the backend."),
+		syscalls:      d("io_syscalls_total", "read, write, accept and connect syscalls made by operations."),
+		streams:       d("open_streams", "Connections open."),
+		listeners:     d("open_listeners", "Listeners open."),
+		timers:        d("timers_armed", "Timers with a pending wait."),
+		offloadBusy:   d("offload_busy", "Offloaded blocking functions running on the pool."),
+		offloadQueued: d("offload_queued", "Offloaded blocking functions waiting for a pool goroutine."),
+		latency:       d("completion_latency_seconds", "Time from an operation's completion being queued to its handler starting (sampled, 1 in 16)."),
 	}
 }
 
@@ -57,7 +60,7 @@ func newCollector(ctx *iocontext.Context, label prometheus.Labels) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.handlers, c.submitted, c.completed, c.errors,
 		c.queue, c.runners, c.busy, c.idle, c.waits, c.wakeups, c.syscalls,
-		c.streams, c.listeners, c.timers, c.latency} {
+		c.streams, c.listeners, c.timers, c.latency, c.offloadBusy, c.offloadQueued} {
 		ch <- d
 	}
 }
@@ -90,6 +93,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.streams, float64(s.OpenStreams))
 	gauge(c.listeners, float64(s.OpenListeners))
 	gauge(c.timers, float64(s.TimersArmed))
+	gauge(c.offloadBusy, float64(s.OffloadBusy))
+	gauge(c.offloadQueued, float64(s.OffloadQueued))
 	buckets := make(map[float64]uint64, len(s.Latency.Bounds))
 	for i, b := range s.Latency.Bounds {
 		buckets[b.Seconds()] = s.Latency.Counts[i]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # cpu-per-msg.sh: server CPU per echoed message, coio's callback echo example against
-# a goroutine-per-connection Go net server, measured with echoload.
+# a goroutine-per-connection Go net server, measured with echoload. Other peers on
+# request with --servers: gnet, nbio, netpoll (Go), asio and asio-uring (C++, built by
+# build-asio.sh, which installs libasio-dev / liburing-dev with apt-get if missing).
 #
 # For each connection count, each server runs twice in A B B A order: the server on
 # CPU 0 (taskset -c 0, GOMAXPROCS=1, coio with -runners 1), echoload on CPU 1. Before
@@ -12,8 +14,9 @@
 # and .md (the table), and prints the table. See bench/README.md.
 #
 # Usage: bench/scripts/cpu-per-msg.sh [--warmup 2s] [--duration 10s] [--conns "100 1000"]
-#          [--servers "coio coro gonet"] [--size 64] [--depth 1] [--reps 2] [--port 17100]
+#          [--servers "coio gonet"] [--size 64] [--depth 1] [--reps 2] [--port 17100]
 #          [--quiet-pct 10] [--out DIR]
+#        servers: coio coio-nostats coro gonet gnet nbio netpoll asio asio-uring
 set -euo pipefail
 
 warmup=2s
@@ -68,6 +71,16 @@ trap cleanup EXIT
 echo "building into $tmp ..." >&2
 (cd "$repo" && go build -o "$tmp/coio-echo" ./examples/echo && go build -o "$tmp/coio-echo-coro" ./examples/echo-coro)
 (cd "$bench" && go build -o "$tmp/" ./cmd/echoload ./cmd/benchreport ./servers/gonet)
+# The peers (their configuration is in bench/README.md) are built only when asked for.
+peers=()
+for s in $servers; do
+  case "$s" in gnet | nbio | netpoll) peers+=("./servers/$s") ;; esac
+done
+if [ ${#peers[@]} -gt 0 ]; then
+  (cd "$bench" && go build -o "$tmp/" "${peers[@]}")
+fi
+case " $servers " in *" asio "*) "$bench/scripts/build-asio.sh" "$tmp" ;; esac
+case " $servers " in *" asio-uring "*) "$bench/scripts/build-asio.sh" --uring "$tmp" ;; esac
 
 # server_cmd NAME ADDR: the command line of a server.
 server_cmd() {
@@ -76,7 +89,12 @@ server_cmd() {
     coio-nostats) echo "$tmp/coio-echo -addr $2 -runners 1 -metrics= -stats=false" ;;
     coro) echo "$tmp/coio-echo-coro -addr $2 -runners 1" ;;
     gonet) echo "$tmp/gonet -addr $2" ;;
-    *) echo "cpu-per-msg.sh: unknown server $1 (known: coio coio-nostats coro gonet)" >&2; return 1 ;;
+    gnet) echo "$tmp/gnet -addr $2" ;;       # multicore off under GOMAXPROCS=1
+    nbio) echo "$tmp/nbio -addr $2" ;;
+    netpoll) echo "$tmp/netpoll -addr $2" ;;
+    asio) echo "$tmp/asio -addr $2" ;;       # C++, standalone Asio, one io_context
+    asio-uring) echo "$tmp/asio-uring -addr $2" ;;
+    *) echo "cpu-per-msg.sh: unknown server $1 (known: coio coio-nostats coro gonet gnet nbio netpoll asio asio-uring)" >&2; return 1 ;;
   esac
 }
 for s in $servers; do server_cmd "$s" x >/dev/null; done
