@@ -3,14 +3,13 @@ module github.com/coionet/coio
 go 1.26.0
 
 require (
+	github.com/panjf2000/ants/v2 v2.12.1
 	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
 )
 
-require (
-	github.com/panjf2000/ants/v2 v2.12.1 // indirect
-	golang.org/x/sync v0.22.0 // indirect
-)
+require golang.org/x/sync v0.22.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

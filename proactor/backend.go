@@ -28,6 +28,9 @@ type Backend interface {
 	// Cancel aborts every op in flight on f with ErrAborted, except those that already
 	// completed, and returns how many it aborted.
 	Cancel(f *FD) int
+	// CancelOp aborts op alone with ErrAborted if it is in flight and not yet
+	// completed; it reports whether it did.
+	CancelOp(op *Op) bool
 	// Close marks f closing, aborts its ops with ErrAbortedClosed, and closes the
 	// descriptor when the last reference is dropped. A second Close returns net.ErrClosed.
 	Close(f *FD) error

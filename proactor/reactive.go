@@ -247,6 +247,31 @@ func (r *reactive) Cancel(f *FD) int {
 	return r.abortAll(f, abortCancel)
 }
 
+func (r *reactive) CancelOp(op *Op) bool {
+	f := op.FD
+	f.mu.Lock()
+	if op.state == stateIdle {
+		f.mu.Unlock()
+		return false // not listed: completed, or never started
+	}
+	op.abort.Store(abortCancel)
+	parked := op.state == stateParked
+	if parked {
+		if op.Kind == OpWrite || op.Kind == OpConnect {
+			f.wq.remove(op)
+		} else {
+			f.rq.remove(op)
+		}
+		op.state = stateIdle
+	}
+	f.mu.Unlock()
+	if parked {
+		finish(op, 0, ErrAborted)
+		r.sink.Complete(op)
+	}
+	return true
+}
+
 func (r *reactive) Close(f *FD) error {
 	if err := f.markClosing(); err != nil {
 		return err

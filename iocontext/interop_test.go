@@ -1,0 +1,143 @@
+package iocontext_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coionet/coio/iocontext"
+	"golang.org/x/net/nettest"
+)
+
+// TestInterop_BlockingConnNettest runs x/net's net.Conn conformance suite against the
+// blocking adapter, on every backend, over TCP and Unix sockets.
+func TestInterop_BlockingConnNettest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		for _, network := range []string{"tcp4", "unix"} {
+			t.Run(network, func(t *testing.T) {
+				ctx := be.open(t)
+				startRunners(t, ctx, 2)
+				nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+					addr := "127.0.0.1:0"
+					if network == "unix" {
+						addr = filepath.Join(sockDir(t), fmt.Sprintf("n%d.sock", time.Now().UnixNano()))
+					}
+					ln, err := iocontext.Listen(ctx, network, addr)
+					if err != nil {
+						return nil, nil, nil, err
+					}
+					defer ln.Close()
+					accepted := make(chan net.Conn, 1)
+					aerr := make(chan error, 1)
+					go func() {
+						c, err := ln.Accept()
+						accepted <- c
+						aerr <- err
+					}()
+					c1, err = iocontext.Dial(ctx, network, ln.Addr().String())
+					if err != nil {
+						return nil, nil, nil, err
+					}
+					c2 = <-accepted
+					if err := <-aerr; err != nil {
+						c1.Close()
+						return nil, nil, nil, err
+					}
+					return c1, c2, func() { c1.Close(); c2.Close() }, nil
+				})
+			})
+		}
+	})
+}
+
+// TestInterop_ListenerServesHTTP serves net/http over coio's listener: HTTP/2 over TLS
+// (negotiated by ALPN) and HTTP/1.1, to Go's client, then shuts down gracefully.
+func TestInterop_ListenerServesHTTP(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		startRunners(t, ctx, 2)
+		ln, err := iocontext.Listen(ctx, "tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert := testCert(t)
+		srv := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, "hello %s over %s", r.URL.Path[1:], r.Proto)
+			}),
+			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
+			ReadHeaderTimeout: 5 * time.Second,
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+		url := "https://" + ln.Addr().String() + "/"
+
+		h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			ForceAttemptHTTP2: true,
+		}}
+		h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // no h2
+		}}
+		for _, tc := range []struct {
+			client *http.Client
+			major  int
+			want   string
+		}{{h2, 2, "hello coio over HTTP/2.0"}, {h1, 1, "hello coio over HTTP/1.1"}} {
+			for range 5 {
+				resp, err := tc.client.Get(url + "coio")
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != tc.major || string(body) != tc.want {
+					t.Fatalf("got %s %q; want HTTP/%d %q", resp.Proto, body, tc.major, tc.want)
+				}
+			}
+		}
+		h1.CloseIdleConnections()
+		h2.CloseIdleConnections()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Fatalf("graceful Shutdown: %v", err)
+		}
+		if err := <-served; err != http.ErrServerClosed {
+			t.Fatalf("ServeTLS returned %v; want http.ErrServerClosed", err)
+		}
+	})
+}
+
+func testCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
