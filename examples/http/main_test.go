@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	// ants (Offload's pool) starts a default pool of its own at package init: those
+	// goroutines exist before any test and are not a leak.
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
+
+// TestHTTPProgram builds the program and, in each mode, answers Go's HTTP client, a
+// pipelined pair of raw requests (the second with Connection: close) and a malformed
+// request, then stops on SIGINT.
+func TestHTTPProgram(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "http")
+	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, mode := range []string{"nethttp", "callback"} {
+		t.Run(mode, func(t *testing.T) {
+			cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-mode", mode)
+			stdout, _ := cmd.StdoutPipe()
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			lines := bufio.NewScanner(stdout)
+			if !lines.Scan() {
+				t.Fatal("no output")
+			}
+			m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(lines.Text())
+			if m == nil {
+				t.Fatalf("unexpected first line %q", lines.Text())
+			}
+			addr := m[1]
+			client := &http.Client{Timeout: 10 * time.Second}
+			for range 3 { // keep-alive: the same connection serves them
+				resp, err := client.Get("http://" + addr + "/x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "Hello, World!" {
+					t.Fatalf("GET: %d %q", resp.StatusCode, b)
+				}
+			}
+			client.CloseIdleConnections()
+			raw := func(req string) string {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				c.Write([]byte(req))
+				b, _ := io.ReadAll(c) // the server closes after the last response
+				return string(b)
+			}
+			pipelined := raw("GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+			if n := strings.Count(pipelined, "HTTP/1.1 200 OK"); n != 2 {
+				t.Fatalf("pipelined requests got %d responses: %q", n, pipelined)
+			}
+			if bad := raw("NONSENSE\r\n\r\n"); !strings.HasPrefix(bad, "HTTP/1.1 400") {
+				t.Fatalf("malformed request got %q; want 400", bad)
+			}
+			cmd.Process.Signal(syscall.SIGINT)
+			rest, _ := io.ReadAll(stdout)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exit: %v", err)
+			}
+			if !strings.Contains(string(rest), "http: stopped") {
+				t.Fatalf("no clean stop: %q", rest)
+			}
+		})
+	}
+}
