@@ -35,7 +35,7 @@ func (e ErrClass) String() string {
 }
 
 // NumOpKinds bounds proactor.OpKind values, for arrays indexed by kind.
-const NumOpKinds = int(proactor.OpPost) + 1
+const NumOpKinds = int(proactor.OpSendTo) + 1
 
 // latencyBounds are the upper bounds of the completion-to-handler latency histogram.
 var latencyBounds = [...]time.Duration{

@@ -11,7 +11,8 @@ import (
 )
 
 // opKinds are the operation kinds reported, in label order.
-var opKinds = []proactor.OpKind{proactor.OpAccept, proactor.OpConnect, proactor.OpRead, proactor.OpWrite, proactor.OpTimer, proactor.OpPost}
+var opKinds = []proactor.OpKind{proactor.OpAccept, proactor.OpConnect, proactor.OpRead, proactor.OpWrite,
+	proactor.OpRecvFrom, proactor.OpSendTo, proactor.OpTimer, proactor.OpPost}
 
 // Collector is a prometheus.Collector over one Context's statistics. Each scrape takes
 // one snapshot (iocontext.Context.Stats); it never blocks the runners.

@@ -19,9 +19,11 @@ const (
 	OpConnect                   // connect to Addr
 	OpTimer                     // a timer wait (iocontext's; never submitted to a backend)
 	OpPost                      // a posted handler carried as an op (never submitted)
+	OpRecvFrom                  // receive a datagram into Buf; Addr is the sender
+	OpSendTo                    // send Buf as a datagram to Addr (nil: the connected peer)
 )
 
-var opKindNames = [...]string{"", "read", "write", "accept", "connect", "timer", "post"}
+var opKindNames = [...]string{"", "read", "write", "accept", "connect", "timer", "post", "recvfrom", "sendto"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) && k != 0 {

@@ -118,7 +118,7 @@ func (r *reactive) Perform(op *Op) bool {
 func (r *reactive) attempt(op *Op) bool {
 	f := op.FD
 	edges, dry := &f.rev, &f.rdry
-	if op.Kind == OpWrite || op.Kind == OpConnect {
+	if op.Kind == OpWrite || op.Kind == OpConnect || op.Kind == OpSendTo {
 		edges, dry = &f.wev, &f.wdry
 	}
 	for {
@@ -173,7 +173,7 @@ func (r *reactive) unlist(op *Op) {
 	}
 	f := op.FD
 	f.mu.Lock()
-	if op.Kind == OpWrite || op.Kind == OpConnect {
+	if op.Kind == OpWrite || op.Kind == OpConnect || op.Kind == OpSendTo {
 		f.wq.remove(op)
 	} else {
 		f.rq.remove(op)
@@ -200,6 +200,21 @@ func (r *reactive) syscall(op *Op) (int, error) {
 				return 0, nil
 			}
 			n, err = unix.Write(fd, op.Buf)
+		case OpRecvFrom:
+			var from unix.Sockaddr
+			n, from, err = unix.Recvfrom(fd, op.Buf, 0)
+			if err == nil {
+				op.Addr = from
+			}
+		case OpSendTo:
+			if op.Addr == nil {
+				n, err = unix.Write(fd, op.Buf)
+			} else {
+				err = unix.Sendto(fd, op.Buf, 0, op.Addr)
+				if err == nil {
+					n = len(op.Buf)
+				}
+			}
 		case OpAccept:
 			n, err = sys.Accept(fd)
 			if err == unix.ECONNABORTED {
@@ -257,7 +272,7 @@ func (r *reactive) CancelOp(op *Op) bool {
 	op.abort.Store(abortCancel)
 	parked := op.state == stateParked
 	if parked {
-		if op.Kind == OpWrite || op.Kind == OpConnect {
+		if op.Kind == OpWrite || op.Kind == OpConnect || op.Kind == OpSendTo {
 			f.wq.remove(op)
 		} else {
 			f.rq.remove(op)
