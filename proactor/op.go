@@ -13,14 +13,14 @@ type OpKind uint8
 
 // Operation kinds.
 const (
-	OpRead    OpKind = iota + 1 // read into Buf (recv)
-	OpWrite                     // write Buf (send)
-	OpAccept                    // accept a connection; N is the new descriptor
-	OpConnect                   // connect to Addr
-	OpTimer                     // a timer wait (iocontext's; never submitted to a backend)
-	OpPost                      // a posted handler carried as an op (never submitted)
-	OpRecvFrom                  // receive a datagram into Buf; Addr is the sender
-	OpSendTo                    // send Buf as a datagram to Addr (nil: the connected peer)
+	OpRead     OpKind = iota + 1 // read into Buf (recv)
+	OpWrite                      // write Buf (send)
+	OpAccept                     // accept a connection; N is the new descriptor
+	OpConnect                    // connect to Addr
+	OpTimer                      // a timer wait (iocontext's; never submitted to a backend)
+	OpPost                       // a posted handler carried as an op (never submitted)
+	OpRecvFrom                   // receive a datagram into Buf; Addr is the sender
+	OpSendTo                     // send Buf as a datagram to Addr (nil: the connected peer)
 )
 
 var opKindNames = [...]string{"", "read", "write", "accept", "connect", "timer", "post", "recvfrom", "sendto"}
