@@ -2,21 +2,16 @@ package coroutine_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/coionet/coio/coroutine"
+	"github.com/coionet/coio/internal/testcert"
 	"github.com/coionet/coio/iocontext"
 )
 
@@ -191,7 +186,7 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 
 	t.Run("crypto/tls", func(t *testing.T) {
 		ctx := newContext(t)
-		cert := selfSigned(t)
+		cert := testcert.New(t)
 		var got string
 		addr, done := serveOne(t, ctx, func(y *coroutine.Yield, c net.Conn) {
 			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
@@ -221,24 +216,4 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 			t.Fatalf("server got %q, client got %q", got, reply)
 		}
 	})
-}
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

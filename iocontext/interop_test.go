@@ -2,21 +2,16 @@ package iocontext_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/testcert"
 	"github.com/coionet/coio/iocontext"
 	"golang.org/x/net/nettest"
 )
@@ -72,7 +67,7 @@ func TestInterop_ListenerServesHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cert := testCert(t)
+		cert := testcert.New(t)
 		srv := &http.Server{
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "hello %s over %s", r.URL.Path[1:], r.Proto)
@@ -120,24 +115,4 @@ func TestInterop_ListenerServesHTTP(t *testing.T) {
 			t.Fatalf("ServeTLS returned %v; want http.ErrServerClosed", err)
 		}
 	})
-}
-
-func testCert(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
