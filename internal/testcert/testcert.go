@@ -1,4 +1,3 @@
-// Package testcert makes self-signed TLS certificates for tests.
 package testcert
 
 import (

@@ -1,0 +1,2 @@
+// Package testcert makes self-signed TLS certificates for tests.
+package testcert
