@@ -50,57 +50,52 @@ func TestUDPSendReceive(t *testing.T) {
 }
 
 func udpSendReceive(t *testing.T, be backend, network, addr string) {
-	tc := struct{ network, addr string }{network, addr}
-	{
-		{
-			ctx := be.open(t)
-			startRunners(t, ctx, 2)
-			a, err := iocontext.ListenUDP(ctx, tc.network, tc.addr)
-			if err != nil {
-				if tc.network == "udp6" {
-					t.Skipf("no IPv6 loopback here: %v", err)
-				}
-				t.Fatal(err)
-			}
-			defer a.Close()
-			b, err := iocontext.ListenUDP(ctx, tc.network, tc.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			got := receive(t, a)
-			sendTo(t, b, "ping", a.LocalAddr())
-			r := recv(t, got, "datagram")
-			if r.err != nil || r.data != "ping" || r.from.String() != b.LocalAddr().String() {
-				t.Fatalf("received %+v; want ping from %v", r, b.LocalAddr())
-			}
-			// A zero-length datagram is a datagram, not an end of stream.
-			got = receive(t, a)
-			sendTo(t, b, "", a.LocalAddr())
-			if r := recv(t, got, "empty datagram"); r.err != nil || r.n != 0 {
-				t.Fatalf("empty datagram: %+v", r)
-			}
-			// Connected: Send/Receive talk to the peer only.
-			c, err := iocontext.DialUDP(ctx, tc.network, a.LocalAddr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			got = receive(t, a)
-			sent := make(chan error, 1)
-			c.AsyncSend([]byte("hello"), func(_ int, err error) { sent <- err })
-			if err := recv(t, sent, "send"); err != nil {
-				t.Fatal(err)
-			}
-			r = recv(t, got, "connected datagram")
-			reply := make(chan dgram, 1)
-			buf := make([]byte, 16)
-			c.AsyncReceive(buf, func(n int, err error) { reply <- dgram{n: n, err: err, data: string(buf[:n])} })
-			sendTo(t, a, "world", r.from)
-			if rr := recv(t, reply, "reply"); rr.err != nil || rr.data != "world" {
-				t.Fatalf("reply %+v", rr)
-			}
+	ctx := be.open(t)
+	startRunners(t, ctx, 2)
+	a, err := iocontext.ListenUDP(ctx, network, addr)
+	if err != nil {
+		if network == "udp6" {
+			t.Skipf("no IPv6 loopback here: %v", err)
 		}
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := iocontext.ListenUDP(ctx, network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := receive(t, a)
+	sendTo(t, b, "ping", a.LocalAddr())
+	r := recv(t, got, "datagram")
+	if r.err != nil || r.data != "ping" || r.from.String() != b.LocalAddr().String() {
+		t.Fatalf("received %+v; want ping from %v", r, b.LocalAddr())
+	}
+	// A zero-length datagram is a datagram, not an end of stream.
+	got = receive(t, a)
+	sendTo(t, b, "", a.LocalAddr())
+	if r := recv(t, got, "empty datagram"); r.err != nil || r.n != 0 {
+		t.Fatalf("empty datagram: %+v", r)
+	}
+	// Connected: Send/Receive talk to the peer only.
+	c, err := iocontext.DialUDP(ctx, network, a.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got = receive(t, a)
+	sent := make(chan error, 1)
+	c.AsyncSend([]byte("hello"), func(_ int, err error) { sent <- err })
+	if err := recv(t, sent, "send"); err != nil {
+		t.Fatal(err)
+	}
+	r = recv(t, got, "connected datagram")
+	reply := make(chan dgram, 1)
+	buf := make([]byte, 16)
+	c.AsyncReceive(buf, func(n int, err error) { reply <- dgram{n: n, err: err, data: string(buf[:n])} })
+	sendTo(t, a, "world", r.from)
+	if rr := recv(t, reply, "reply"); rr.err != nil || rr.data != "world" {
+		t.Fatalf("reply %+v", rr)
 	}
 }
 
