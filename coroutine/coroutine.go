@@ -297,36 +297,25 @@ func (y *Yield) Read(s Stream, b []byte) (int, error) {
 }
 
 // ReadFull reads until b is full, as AsyncRead.
-func (y *Yield) ReadFull(s Stream, b []byte) (int, error) {
-	done := 0
-	if y.fast() {
-		for done < len(b) {
-			n, err := s.TryReadSome(b[done:])
-			if err == iocontext.ErrWouldBlock {
-				break
-			}
-			done += n
-			if err != nil {
-				y.err = err
-				return done, err
-			}
-		}
-		if done == len(b) {
-			return done, nil
-		}
-	}
-	y.stream, y.buf = s, b[done:]
-	y.suspend(waitReadFull)
-	return done + y.n, y.err
-}
+func (y *Yield) ReadFull(s Stream, b []byte) (int, error) { return y.all(s, b, waitReadFull) }
 
 // Write writes all of b, as AsyncWrite. What the socket takes at once is written
 // without suspending.
-func (y *Yield) Write(s Stream, b []byte) (int, error) {
+func (y *Yield) Write(s Stream, b []byte) (int, error) { return y.all(s, b, waitWrite) }
+
+// all transfers the whole of b: at once while the socket allows (the fast path), then
+// the rest by the asynchronous operation wait (waitReadFull or waitWrite).
+func (y *Yield) all(s Stream, b []byte, wait int) (int, error) {
 	done := 0
 	if y.fast() {
 		for done < len(b) {
-			n, err := s.TryWriteSome(b[done:])
+			var n int
+			var err error
+			if wait == waitReadFull {
+				n, err = s.TryReadSome(b[done:])
+			} else {
+				n, err = s.TryWriteSome(b[done:])
+			}
 			if err == iocontext.ErrWouldBlock {
 				break
 			}
@@ -341,7 +330,7 @@ func (y *Yield) Write(s Stream, b []byte) (int, error) {
 		}
 	}
 	y.stream, y.buf = s, b[done:]
-	y.suspend(waitWrite)
+	y.suspend(wait)
 	return done + y.n, y.err
 }
 
