@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/exampletest"
 	"go.uber.org/goleak"
 )
 
@@ -27,28 +22,11 @@ func TestMain(m *testing.M) {
 // pipelined pair of raw requests (the second with Connection: close) and a malformed
 // request, then stops on SIGINT.
 func TestHTTPProgram(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "http")
-	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := exampletest.Build(t, "http")
 	for _, mode := range []string{"nethttp", "callback"} {
 		t.Run(mode, func(t *testing.T) {
-			cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-mode", mode)
-			stdout, _ := cmd.StdoutPipe()
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			lines := bufio.NewScanner(stdout)
-			if !lines.Scan() {
-				t.Fatal("no output")
-			}
-			m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(lines.Text())
-			if m == nil {
-				t.Fatalf("unexpected first line %q", lines.Text())
-			}
-			addr := m[1]
+			p := exampletest.Run(t, bin, "http", "-addr", "127.0.0.1:0", "-mode", mode)
+			addr := p.Addr
 			client := &http.Client{Timeout: 10 * time.Second}
 			for range 3 { // keep-alive: the same connection serves them
 				resp, err := client.Get("http://" + addr + "/x")
@@ -80,14 +58,7 @@ func TestHTTPProgram(t *testing.T) {
 			if bad := raw("NONSENSE\r\n\r\n"); !strings.HasPrefix(bad, "HTTP/1.1 400") {
 				t.Fatalf("malformed request got %q; want 400", bad)
 			}
-			cmd.Process.Signal(syscall.SIGINT)
-			rest, _ := io.ReadAll(stdout)
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("exit: %v", err)
-			}
-			if !strings.Contains(string(rest), "http: stopped") {
-				t.Fatalf("no clean stop: %q", rest)
-			}
+			p.Stop()
 		})
 	}
 }

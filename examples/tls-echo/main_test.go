@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/exampletest"
 	"go.uber.org/goleak"
 )
 
@@ -25,27 +20,9 @@ func TestMain(m *testing.M) {
 // TestTLSEchoProgram builds the program, talks TLS to it from several connections and
 // stops it with SIGINT.
 func TestTLSEchoProgram(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tls-echo")
-	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-runners", "2")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatal("tls-echo printed nothing")
-	}
-	m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("unexpected first line %q", lines.Text())
-	}
+	p := exampletest.Run(t, exampletest.Build(t, "tls-echo"), "tls-echo", "-addr", "127.0.0.1:0", "-runners", "2")
 	for i := range 4 {
-		c, err := tls.Dial("tcp", m[1], &tls.Config{InsecureSkipVerify: true})
+		c, err := tls.Dial("tcp", p.Addr, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,17 +36,10 @@ func TestTLSEchoProgram(t *testing.T) {
 		c.Close()
 	}
 	// One connection stays open: shutting down must end its coroutine too.
-	idle, err := tls.Dial("tcp", m[1], &tls.Config{InsecureSkipVerify: true})
+	idle, err := tls.Dial("tcp", p.Addr, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	cmd.Process.Signal(syscall.SIGINT)
-	rest, _ := io.ReadAll(stdout)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("tls-echo exited with %v", err)
-	}
-	if !strings.Contains(string(rest), "tls-echo: stopped") {
-		t.Fatalf("no clean stop: %q", rest)
-	}
+	p.Stop()
 }

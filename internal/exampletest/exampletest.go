@@ -16,20 +16,34 @@ import (
 	"time"
 )
 
-// Echo builds the echo example in the current directory (a test's package directory),
-// starts it on a free port, echoes through it from several connections, checks every
-// byte, and stops it with SIGINT as Ctrl-C would: it must exit 0 after printing
-// "NAME: stopped".
-//
-// With a "-metrics" argument, the program's second line must name its metrics URL,
-// which is scraped after the traffic: it must report the reads it did.
-func Echo(t *testing.T, name string, args ...string) {
+// Build compiles the example in the current directory (a test's package directory)
+// with the race detector and returns the binary's path.
+func Build(t *testing.T, name string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
 	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-runners", "2"}, args...)...)
+	return bin
+}
+
+// Program is an example program running for a test.
+type Program struct {
+	t      *testing.T
+	name   string
+	cmd    *exec.Cmd
+	stdout io.Reader
+	lines  *bufio.Scanner
+	Addr   string // from its first line, "NAME: ... listening on ADDR ..."
+}
+
+var listening = regexp.MustCompile(`listening on (\S+) `)
+
+// Run starts bin with args and reads its first line for the address it listens on.
+// The program is killed when the test ends if Stop was not called.
+func Run(t *testing.T, bin, name string, args ...string) *Program {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -38,29 +52,59 @@ func Echo(t *testing.T, name string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatal("echo printed nothing")
-	}
-	m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(lines.Text())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	p := &Program{t: t, name: name, cmd: cmd, stdout: stdout, lines: bufio.NewScanner(stdout)}
+	m := listening.FindStringSubmatch(p.Line())
 	if m == nil {
-		t.Fatalf("unexpected first line: %q", lines.Text())
+		t.Fatalf("%s: the first line does not say where it listens", name)
 	}
-	addr := m[1]
+	p.Addr = m[1]
+	return p
+}
+
+// Line returns the program's next line of output.
+func (p *Program) Line() string {
+	p.t.Helper()
+	if !p.lines.Scan() {
+		p.t.Fatalf("%s: no more output", p.name)
+	}
+	return p.lines.Text()
+}
+
+// Stop sends SIGINT, as Ctrl-C would: the program must exit 0 after printing
+// "NAME: stopped".
+func (p *Program) Stop() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		p.t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(p.stdout)
+	if err := p.cmd.Wait(); err != nil {
+		p.t.Fatalf("%s exited with %v", p.name, err)
+	}
+	if !strings.Contains(string(rest), p.name+": stopped") {
+		p.t.Fatalf("%s did not report a clean stop; output after start: %q", p.name, rest)
+	}
+}
+
+// Echo builds the echo example in the current directory, starts it on a free port,
+// echoes through it from several connections, checks every byte, and stops it.
+//
+// With a "-metrics" argument, the program's second line must name its metrics URL,
+// which is scraped after the traffic: it must report the reads it did.
+func Echo(t *testing.T, name string, args ...string) {
+	t.Helper()
+	p := Run(t, Build(t, name), name, append([]string{"-addr", "127.0.0.1:0", "-runners", "2"}, args...)...)
 	metricsURL := ""
 	if slices.Contains(args, "-metrics") {
-		if !lines.Scan() {
-			t.Fatal("no metrics line")
-		}
-		mm := regexp.MustCompile(`metrics on (\S+)`).FindStringSubmatch(lines.Text())
+		mm := regexp.MustCompile(`metrics on (\S+)`).FindStringSubmatch(p.Line())
 		if mm == nil {
-			t.Fatalf("unexpected second line: %q", lines.Text())
+			t.Fatal("no metrics line")
 		}
 		metricsURL = mm[1]
 	}
 	for i := range 5 {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,14 +132,5 @@ func Echo(t *testing.T, name string, args ...string) {
 			t.Fatalf("metrics do not show the reads: %q", m)
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	rest, _ := io.ReadAll(stdout)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("echo exited with %v", err)
-	}
-	if !strings.Contains(string(rest), name+": stopped") {
-		t.Fatalf("echo did not report a clean stop; output after start: %q", rest)
-	}
+	p.Stop()
 }
