@@ -4,6 +4,8 @@ import (
 	"iter"
 	"testing"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/coroutine"
 )
 
@@ -14,7 +16,7 @@ import (
 func BenchmarkSwitch(b *testing.B) {
 	b.Run("coroutine", func(b *testing.B) {
 		b.ReportAllocs()
-		ctx := newContext(b)
+		ctx := testctx.New(b)
 		inline := func(resume func()) { resume() }
 		coroutine.Spawn(ctx, func(y *coroutine.Yield) {
 			b.ResetTimer()

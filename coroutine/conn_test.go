@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/coroutine"
 	"github.com/coionet/coio/internal/testcert"
 	"github.com/coionet/coio/iocontext"
@@ -46,7 +48,7 @@ func serveOne(t *testing.T, ctx *iocontext.Context, fn func(y *coroutine.Yield, 
 func runBackground(t *testing.T, ctx *iocontext.Context) {
 	g := iocontext.NewWorkGuard(ctx)
 	stopped := make(chan struct{})
-	go func() { runN(ctx, 2); close(stopped) }()
+	go func() { testctx.RunN(ctx, 2); close(stopped) }()
 	t.Cleanup(func() { g.Reset(); ctx.Stop(); <-stopped })
 }
 
@@ -63,7 +65,7 @@ func dial(t *testing.T, addr string) net.Conn {
 
 func TestCoroutine_CoroutineNetConn(t *testing.T) {
 	t.Run("bufio and ReadFull and partial reads", func(t *testing.T) {
-		ctx := newContext(t)
+		ctx := testctx.New(t)
 		var line string
 		var full, partial []byte
 		addr, done := serveOne(t, ctx, func(y *coroutine.Yield, c net.Conn) {
@@ -100,7 +102,7 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 	})
 
 	t.Run("io.Copy until EOF", func(t *testing.T) {
-		ctx := newContext(t)
+		ctx := testctx.New(t)
 		var copied int64
 		addr, done := serveOne(t, ctx, func(y *coroutine.Yield, c net.Conn) {
 			var err error
@@ -127,7 +129,7 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 	})
 
 	t.Run("deadlines", func(t *testing.T) {
-		ctx := newContext(t)
+		ctx := testctx.New(t)
 		release := make(chan struct{})
 		var errShort, errSuspended, errAfter error
 		var nc net.Conn
@@ -164,7 +166,7 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 	})
 
 	t.Run("Close from another goroutine", func(t *testing.T) {
-		ctx := newContext(t)
+		ctx := testctx.New(t)
 		var readErr error
 		var nc net.Conn
 		ready := make(chan struct{})
@@ -185,7 +187,7 @@ func TestCoroutine_CoroutineNetConn(t *testing.T) {
 	})
 
 	t.Run("crypto/tls", func(t *testing.T) {
-		ctx := newContext(t)
+		ctx := testctx.New(t)
 		cert := testcert.New(t)
 		var got string
 		addr, done := serveOne(t, ctx, func(y *coroutine.Yield, c net.Conn) {

@@ -10,40 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/coroutine"
 	"github.com/coionet/coio/internal/gident"
 	"github.com/coionet/coio/iocontext"
 	"github.com/coionet/coio/strand"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	// ants (Offload's pool) starts a default pool of its own at package init: those
-	// goroutines exist before any test and are not a leak.
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
-}
-
-func newContext(t testing.TB) *iocontext.Context {
-	t.Helper()
-	ctx, err := iocontext.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
-}
-
-func runN(ctx *iocontext.Context, n int) {
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx.Run()
-		}()
-	}
-	wg.Wait()
-}
 
 // echoServer serves coroutine-style echo on a fresh listener and returns its address.
 func echoServer(t testing.TB, ctx *iocontext.Context) (net.Addr, *iocontext.TCPListener) {
@@ -75,11 +48,13 @@ func echoServer(t testing.TB, ctx *iocontext.Context) (net.Addr, *iocontext.TCPL
 	return ln.Addr(), ln
 }
 
+func TestMain(m *testing.M) { testctx.VerifyMain(m) }
+
 func TestCoroutine_CoroutineSequentialRead(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	addr, ln := echoServer(t, ctx)
 	done := make(chan struct{})
-	go func() { runN(ctx, 2); close(done) }()
+	go func() { testctx.RunN(ctx, 2); close(done) }()
 	for i := range 10 {
 		c, err := net.Dial("tcp4", addr.String())
 		if err != nil {
@@ -125,7 +100,7 @@ func TestCoroutine_CoroutineSequentialRead(t *testing.T) {
 func TestCoroutine_CoroutineNoLostWakeup(t *testing.T) {
 	// Operations that complete at once (data already there, expired timer, Post)
 	// must resume the coroutine exactly once each.
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	var steps atomic.Int64
 	coroutine.Spawn(ctx, func(y *coroutine.Yield) {
 		for range 10000 {
@@ -135,14 +110,14 @@ func TestCoroutine_CoroutineNoLostWakeup(t *testing.T) {
 			steps.Add(1)
 		}
 	})
-	runN(ctx, 2)
+	testctx.RunN(ctx, 2)
 	if steps.Load() != 20000 {
 		t.Fatalf("steps = %d; want 20000", steps.Load())
 	}
 }
 
 func TestCoroutine_CoroutineNeverTwoRunners(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	var inside atomic.Int32
 	var bad atomic.Int32
 	var wg sync.WaitGroup
@@ -178,7 +153,7 @@ func TestCoroutine_CoroutineNeverTwoRunners(t *testing.T) {
 			}
 		}, func(any) { wg.Done() })
 	}
-	runN(ctx, 4)
+	testctx.RunN(ctx, 4)
 	wg.Wait()
 	if bad.Load() != 0 {
 		t.Fatal("a coroutine ran on two runners at once")
@@ -189,7 +164,7 @@ func TestCoroutine_CoroutineMigrates(t *testing.T) {
 	if !gident.Supported {
 		t.Skip("goroutine identity not supported on this architecture: cannot tell runners apart")
 	}
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	var mu sync.Mutex
 	runners := map[uintptr]bool{}
 	coroutine.Spawn(ctx, func(y *coroutine.Yield) {
@@ -208,14 +183,14 @@ func TestCoroutine_CoroutineMigrates(t *testing.T) {
 	for range 500 {
 		ctx.Post(func() { time.Sleep(20 * time.Microsecond) })
 	}
-	runN(ctx, 2)
+	testctx.RunN(ctx, 2)
 	if len(runners) < 2 {
 		t.Fatal("the coroutine was only ever resumed by one runner")
 	}
 }
 
 func TestCoroutine_CoroutineThroughExecutor(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	var bad atomic.Int32
 	var inside atomic.Int32
@@ -233,14 +208,14 @@ func TestCoroutine_CoroutineThroughExecutor(t *testing.T) {
 			}
 		})
 	}
-	runN(ctx, 4)
+	testctx.RunN(ctx, 4)
 	if bad.Load() != 0 {
 		t.Fatalf("%d resumptions happened outside the strand", bad.Load())
 	}
 }
 
 func TestCoroutine_CoroutinePanic(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	boom := errors.New("boom")
 	var got any
 	coroutine.SpawnWith(ctx, func(y *coroutine.Yield) {
@@ -337,7 +312,7 @@ func TestCoroutine_CoroutineUnwindOnShutdown(t *testing.T) {
 // TestFastPathYields: a coroutine whose reads always find data completes them without
 // suspending, but not for ever: it suspends every so often, so other handlers run.
 func TestFastPathYields(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	pr, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -6,17 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/iocontext"
 	"github.com/coionet/coio/metrics"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	// ants (Offload's pool) starts a default pool of its own at package init: those
-	// goroutines exist before any test and are not a leak.
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
-}
+func TestMain(m *testing.M) { testctx.VerifyMain(m) }
 
 func TestCollectorLints(t *testing.T) {
 	ctx, err := iocontext.New()

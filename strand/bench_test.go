@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/iocontext"
 	"github.com/coionet/coio/strand"
 )
@@ -31,7 +33,7 @@ func BenchmarkStrandVsMutex(b *testing.B) {
 			for range min(64, b.N) {
 				s.Post(step)
 			}
-			runN(ctx, runners)
+			testctx.RunN(ctx, runners)
 		})
 		b.Run(fmt.Sprintf("mutex/runners=%d", runners), func(b *testing.B) {
 			b.ReportAllocs()
@@ -54,7 +56,7 @@ func BenchmarkStrandVsMutex(b *testing.B) {
 			for range min(64, b.N) {
 				ctx.Post(step)
 			}
-			runN(ctx, runners)
+			testctx.RunN(ctx, runners)
 		})
 	}
 }

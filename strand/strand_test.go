@@ -8,45 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/internal/gident"
 	"github.com/coionet/coio/iocontext"
 	"github.com/coionet/coio/strand"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	// ants (Offload's pool) starts a default pool of its own at package init: those
-	// goroutines exist before any test and are not a leak.
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
-}
-
-func newContext(t testing.TB) *iocontext.Context {
-	t.Helper()
-	ctx, err := iocontext.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
-}
-
-// runN runs ctx on n goroutines until it runs out of work.
-func runN(ctx *iocontext.Context, n int) {
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx.Run()
-		}()
-	}
-	wg.Wait()
-}
+func TestMain(m *testing.M) { testctx.VerifyMain(m) }
 
 func TestStrand_StrandNonConcurrent(t *testing.T) {
 	for _, runners := range []int{2, 4, 8} {
 		t.Run(fmt.Sprintf("runners=%d", runners), func(t *testing.T) {
-			ctx := newContext(t)
+			ctx := testctx.New(t)
 			s := strand.New(ctx)
 			var inside atomic.Int32
 			var overlaps, ran atomic.Int64
@@ -70,7 +44,7 @@ func TestStrand_StrandNonConcurrent(t *testing.T) {
 					ctx.Post(func() { s.Dispatch(h) }) // posted from runners too
 				}
 			}
-			runN(ctx, runners)
+			testctx.RunN(ctx, runners)
 			if overlaps.Load() != 0 {
 				t.Fatalf("%d strand handlers overlapped", overlaps.Load())
 			}
@@ -82,7 +56,7 @@ func TestStrand_StrandNonConcurrent(t *testing.T) {
 }
 
 func TestStrand_StrandFIFO(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	var got []int
 	const n = 10000
@@ -96,7 +70,7 @@ func TestStrand_StrandFIFO(t *testing.T) {
 	}()
 	g := iocontext.NewWorkGuard(ctx)
 	done := make(chan struct{})
-	go func() { runN(ctx, 4); close(done) }()
+	go func() { testctx.RunN(ctx, 4); close(done) }()
 	wg.Wait()
 	s.Post(g.Reset)
 	<-done
@@ -111,7 +85,7 @@ func TestStrand_StrandFIFO(t *testing.T) {
 }
 
 func TestStrand_StrandDispatchInline(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	var order []string
 	s.Post(func() {
@@ -142,7 +116,7 @@ func TestStrand_StrandDispatchInline(t *testing.T) {
 }
 
 func TestStrand_StrandPostNeverInline(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	var order []string
 	s.Post(func() {
@@ -168,7 +142,7 @@ func TestStrand_StrandPostNeverInline(t *testing.T) {
 }
 
 func TestStrand_StrandBatchYields(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	var order []string
 	s.Post(func() {
@@ -203,11 +177,11 @@ func TestStrand_StrandNotPinned(t *testing.T) {
 	if !gident.Supported {
 		t.Skip("goroutine identity not supported on this architecture: cannot tell runners apart")
 	}
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	g := iocontext.NewWorkGuard(ctx)
 	done := make(chan struct{})
-	go func() { runN(ctx, 2); close(done) }()
+	go func() { testctx.RunN(ctx, 2); close(done) }()
 
 	// Background load: handlers that keep one runner or the other busy for a while.
 	stopLoad := make(chan struct{})
@@ -241,7 +215,7 @@ func TestStrand_StrandNotPinned(t *testing.T) {
 }
 
 func TestStrand_StrandSurvivesPanic(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	boom := errors.New("boom")
 	var after []int
@@ -273,7 +247,7 @@ func TestStrand_StrandSurvivesPanic(t *testing.T) {
 }
 
 func TestStrand_StrandsIndependent(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	a, b := strand.New(ctx), strand.New(ctx)
 	aIn, bIn := make(chan struct{}), make(chan struct{})
 	ok := make(chan bool, 2)
@@ -297,7 +271,7 @@ func TestStrand_StrandsIndependent(t *testing.T) {
 			ok <- false
 		}
 	})
-	runN(ctx, 2)
+	testctx.RunN(ctx, 2)
 	okA, okB := <-ok, <-ok
 	if !okA || !okB {
 		t.Fatal("two strands serialized each other")
@@ -305,7 +279,7 @@ func TestStrand_StrandsIndependent(t *testing.T) {
 }
 
 func TestStrand_StrandHoldsWork(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	count := 0
 	var h func()
@@ -328,7 +302,7 @@ func TestStrand_StrandHoldsWork(t *testing.T) {
 }
 
 func TestStrandPostAllocs(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	g := iocontext.NewWorkGuard(ctx)
 	done := make(chan struct{})
@@ -349,7 +323,7 @@ func TestStrandPostAllocs(t *testing.T) {
 }
 
 func TestWrap(t *testing.T) {
-	ctx := newContext(t)
+	ctx := testctx.New(t)
 	s := strand.New(ctx)
 	var inside atomic.Int32
 	var bad atomic.Bool
@@ -362,7 +336,7 @@ func TestWrap(t *testing.T) {
 	for range 1000 {
 		ctx.Post(w)
 	}
-	runN(ctx, 4)
+	testctx.RunN(ctx, 4)
 	if bad.Load() {
 		t.Fatal("wrapped handlers overlapped")
 	}

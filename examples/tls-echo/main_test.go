@@ -7,15 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/testctx"
+
 	"github.com/coionet/coio/internal/exampletest"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	// ants (Offload's pool) starts a default pool of its own at package init: those
-	// goroutines exist before any test and are not a leak.
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
-}
+func TestMain(m *testing.M) { testctx.VerifyMain(m) }
 
 // TestTLSEchoProgram builds the program, talks TLS to it from several connections and
 // stops it with SIGINT.

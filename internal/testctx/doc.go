@@ -1,0 +1,2 @@
+// Package testctx holds the Context helpers that the tests of several packages share.
+package testctx
