@@ -155,10 +155,11 @@ func (c *Context) Post(h func()) {
 		return
 	}
 	c.work.Add(1)
+	r := c.current() // once: both the count and the queue need it
 	if c.stats {
-		c.counters().submitted[proactor.OpPost].Add(1)
+		c.countersOf(r).submitted[proactor.OpPost].Add(1)
 	}
-	c.push(task{fn: h})
+	c.pushFrom(r, task{fn: h})
 }
 
 // Dispatch runs h at once when called from a handler that one of c's runners is
@@ -177,8 +178,11 @@ func (c *Context) Dispatch(h func()) {
 func (c *Context) Defer(h func()) { c.Post(h) }
 
 // push queues t, on the current runner's queue when there is one.
-func (c *Context) push(t task) {
-	if r := c.current(); r != nil {
+func (c *Context) push(t task) { c.pushFrom(c.current(), t) }
+
+// pushFrom is push for a caller that already knows its runner (nil: not a runner).
+func (c *Context) pushFrom(r *runner, t task) {
+	if r != nil {
 		if c.stats && t.op != nil {
 			r.st.sample++
 			if r.st.sample%latencySample == 0 {

@@ -86,8 +86,11 @@ func classify(err error) ErrClass {
 
 // counters returns the statistics of the calling goroutine: its runner's, or the
 // shared ones of goroutines outside the runners.
-func (c *Context) counters() *counters {
-	if r := c.current(); r != nil {
+func (c *Context) counters() *counters { return c.countersOf(c.current()) }
+
+// countersOf returns r's statistics, or the outside ones for nil.
+func (c *Context) countersOf(r *runner) *counters {
+	if r != nil {
 		return r.st
 	}
 	return &c.outside
