@@ -57,10 +57,13 @@ func WithBudget(n int) Option {
 //
 // All methods are safe for concurrent use.
 type Context struct {
-	be     proactor.Backend
-	info   proactor.Info
-	budget int
-	epoch  time.Time // timer and deadline clock origin (monotonic)
+	be   proactor.Backend
+	info proactor.Info
+	// batching: the backend queues submissions until an enter (io_uring), so a
+	// submitter that is not a runner flushes them itself.
+	batching bool
+	budget   int
+	epoch    time.Time // timer and deadline clock origin (monotonic)
 
 	work    atomic.Int64 // outstanding work: queued handlers, ops in flight, guards
 	stopped atomic.Bool  // run calls return; set by Stop or when work runs out
@@ -109,6 +112,7 @@ func New(opts ...Option) (*Context, error) {
 		return nil, fmt.Errorf("iocontext: %w", err)
 	}
 	c.be, c.info = be, info
+	c.batching = info.Kind == proactor.IOURing
 	c.offload.size = cfg.offload
 	c.timers.init()
 	empty := []*runner{}

@@ -223,6 +223,7 @@ func (c *Context) enter() *runner {
 // leave unregisters r; handlers left on its queue move to the shared queue so that the
 // next run call finds them.
 func (c *Context) leave(r *runner) {
+	c.be.Flush() // nothing this run call's handlers submitted waits for a next one
 	if r.searching {
 		r.stopSearching()
 	}
@@ -291,6 +292,9 @@ func (r *runner) next(block bool) (task, bool) {
 	r.budget--
 	if r.budget <= 0 {
 		r.budget = c.budget
+		// Hand what the last handlers submitted to the kernel even when another
+		// runner holds the backend's wait.
+		c.be.Flush()
 		// Fairness: a runner whose own queue never empties would otherwise never
 		// reap new completions or run posted handlers.
 		r.pollBackend()
@@ -495,6 +499,9 @@ func (r *runner) idleWait(deadline int64) {
 		}
 		return
 	}
+	// What this runner's handlers submitted must reach the kernel before it sleeps:
+	// the runner blocked in the backend does not know about it.
+	c.be.Flush()
 	// Sleep. Register first, then look again: a producer that published work before
 	// the registration is seen by the second look; one after it finds us idle.
 	c.mu.Lock()

@@ -3,6 +3,8 @@ package iocontext
 import (
 	"runtime"
 	"time"
+
+	"github.com/coionet/coio/proactor"
 )
 
 // Close shuts the Context down: it stops the run calls and waits for them to return,
@@ -42,13 +44,20 @@ func (c *Context) Close() (err error) {
 		c.push(task{op: &w.op})
 	}
 	var first any
+	inflight, _ := c.be.(proactor.InFlighter)
+	deadline := time.Now().Add(shutdownWait)
 	for {
 		n, p := c.drain()
 		if p != nil && first == nil {
 			first = p
 		}
 		if n == 0 && p == nil {
-			break
+			// On io_uring the aborted ops complete asynchronously: their
+			// completions are due shortly, and their handlers must run too.
+			if inflight == nil || inflight.InFlight() == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Microsecond)
 		}
 	}
 	c.stopped.Store(true)
@@ -60,6 +69,9 @@ func (c *Context) Close() (err error) {
 	}
 	return err
 }
+
+// shutdownWait bounds how long Close waits for the completions of aborted ops.
+const shutdownWait = 5 * time.Second
 
 // drain runs everything ready, recovering a panic so that the shutdown completes.
 func (c *Context) drain() (n int, p any) {

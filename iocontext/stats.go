@@ -98,10 +98,19 @@ func (c *Context) countersOf(r *runner) *counters {
 
 // submit starts op on the backend and counts it.
 func (c *Context) submit(op *proactor.Op) {
+	if !c.stats && !c.batching {
+		c.be.Submit(op)
+		return
+	}
+	r := c.current()
 	if c.stats {
-		c.counters().submitted[op.Kind].Add(1)
+		c.countersOf(r).submitted[op.Kind].Add(1)
 	}
 	c.be.Submit(op)
+	if r == nil && c.batching {
+		// Not a runner: no runner's next enter is known to come soon.
+		c.be.Flush()
+	}
 }
 
 // countSubmit counts an operation that completes without reaching the backend.
@@ -158,6 +167,7 @@ type Stats struct {
 	BackendWaits  uint64  // waits in the backend (epoll_wait / kevent / io_uring_enter)
 	Wakeups       uint64  // wake-ups sent to idle runners or to the backend
 	IOSyscalls    uint64  // read, write, accept and connect syscalls made by operations
+	Enters        uint64  // io_uring_enter calls (io_uring backend; 0 on the others)
 	OpenStreams   int64   // connections open now
 	OpenListeners int64   // listeners open now
 	TimersArmed   int     // timers with a pending wait now
@@ -178,6 +188,9 @@ type Histogram struct {
 // under load is consistent only to within the operations in flight.
 func (c *Context) Stats() Stats {
 	s := Stats{Backend: c.info}
+	if ec, ok := c.be.(proactor.EnterCounter); ok {
+		s.Enters = ec.Enters()
+	}
 	c.mu.Lock()
 	all := append([]*counters{&c.outside}, c.allCounters...)
 	c.mu.Unlock()

@@ -97,10 +97,11 @@ func (t *Timer) AsyncWait(h func(error)) {
 		t.seq = q.seq
 		q.insert(t)
 	}
+	when := t.when // a handler may re-arm the timer as soon as the lock is released
 	q.mu.Unlock()
 	// A runner blocked in the backend computed its timeout from the earlier
 	// heap; make it look again when this timer is due sooner.
-	if c.blocked.Load() && t.when < c.pollUntil.Load() {
+	if c.blocked.Load() && when < c.pollUntil.Load() {
 		c.be.Wake()
 	}
 }

@@ -20,10 +20,10 @@ type Collector struct {
 	ctx   *iocontext.Context
 	label prometheus.Labels
 
-	info, handlers, submitted, completed, errors         *prometheus.Desc
-	queue, runners, busy, idle, waits, wakeups, syscalls *prometheus.Desc
-	streams, listeners, timers, latency                  *prometheus.Desc
-	offloadBusy, offloadQueued                           *prometheus.Desc
+	info, handlers, submitted, completed, errors                 *prometheus.Desc
+	queue, runners, busy, idle, waits, wakeups, syscalls, enters *prometheus.Desc
+	streams, listeners, timers, latency                          *prometheus.Desc
+	offloadBusy, offloadQueued                                   *prometheus.Desc
 }
 
 // NewCollector returns a collector for ctx. Its metrics carry no context label.
@@ -48,6 +48,7 @@ func newCollector(ctx *iocontext.Context, label prometheus.Labels) *Collector {
 		waits:         d("backend_waits_total", "Waits in the backend (epoll_wait, kevent, io_uring_enter)."),
 		wakeups:       d("wakeups_total", "Wake-ups sent to idle runners or to the backend."),
 		syscalls:      d("io_syscalls_total", "read, write, accept and connect syscalls made by operations."),
+		enters:        d("uring_enters_total", "io_uring_enter calls of the io_uring backend (submissions and waits)."),
 		streams:       d("open_streams", "Connections open."),
 		listeners:     d("open_listeners", "Listeners open."),
 		timers:        d("timers_armed", "Timers with a pending wait."),
@@ -60,7 +61,7 @@ func newCollector(ctx *iocontext.Context, label prometheus.Labels) *Collector {
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.handlers, c.submitted, c.completed, c.errors,
-		c.queue, c.runners, c.busy, c.idle, c.waits, c.wakeups, c.syscalls,
+		c.queue, c.runners, c.busy, c.idle, c.waits, c.wakeups, c.syscalls, c.enters,
 		c.streams, c.listeners, c.timers, c.latency, c.offloadBusy, c.offloadQueued} {
 		ch <- d
 	}
@@ -91,6 +92,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.waits, float64(s.BackendWaits))
 	counter(c.wakeups, float64(s.Wakeups))
 	counter(c.syscalls, float64(s.IOSyscalls))
+	counter(c.enters, float64(s.Enters))
 	gauge(c.streams, float64(s.OpenStreams))
 	gauge(c.listeners, float64(s.OpenListeners))
 	gauge(c.timers, float64(s.TimersArmed))

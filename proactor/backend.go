@@ -39,8 +39,26 @@ type Backend interface {
 	Wait(timeout time.Duration, ready []*Op) ([]*Op, error)
 	// Wake makes a current or the next Wait return soon.
 	Wake()
+	// Flush hands operations that Submit, Cancel or Close queued to the kernel. A
+	// backend that batches (io_uring) queues them until the waiter's next Wait or a
+	// Flush; the caller flushes before its goroutine may sleep with work queued: a
+	// runner before it sleeps or leaves, a submitter that is not a runner at once.
+	Flush()
 	// Shutdown releases the backend; every FD must already be closed.
 	Shutdown() error
+}
+
+// EnterCounter is implemented by a backend that batches its work into io_uring_enter
+// calls: Enters is how many it has made.
+type EnterCounter interface {
+	Enters() uint64
+}
+
+// InFlighter is implemented by a backend whose aborted ops complete asynchronously
+// (io_uring): InFlight is how many ops' completions are still due, so that a shutdown
+// knows to wait for them.
+type InFlighter interface {
+	InFlight() int
 }
 
 // Kind selects a backend.
@@ -105,10 +123,16 @@ func Open(want Kind, sink Sink) (Backend, Info, error) {
 	reactive := defaultReactive()
 	switch want {
 	case Auto:
-		// The io_uring backend is not part of this build yet; the reactive one is
-		// what Auto picks.
+		if runtime.GOOS != "linux" {
+			b, err := newReactive(sink)
+			return b, Info{Kind: reactive, Reason: "auto: io_uring is Linux only; using " + reactive.String()}, err
+		}
+		u, desc, uerr := openUring(sink)
+		if uerr == nil {
+			return u, Info{Kind: IOURing, Reason: "auto: io_uring available (" + desc + ")"}, nil
+		}
 		b, err := newReactive(sink)
-		return b, Info{Kind: reactive, Reason: "auto: io_uring backend not built in; using " + reactive.String()}, err
+		return b, Info{Kind: reactive, Reason: "auto: io_uring unavailable (" + uerr.Error() + "); using " + reactive.String()}, err
 	case Epoll, Kqueue:
 		if want != reactive {
 			return nil, Info{}, fmt.Errorf("proactor: backend %s is not available on %s", want, runtime.GOOS)
@@ -116,7 +140,11 @@ func Open(want Kind, sink Sink) (Backend, Info, error) {
 		b, err := newReactive(sink)
 		return b, Info{Kind: want, Reason: why}, err
 	case IOURing:
-		return nil, Info{}, fmt.Errorf("proactor: backend iouring is not implemented yet (%s)", why)
+		u, desc, err := openUring(sink)
+		if err != nil {
+			return nil, Info{}, fmt.Errorf("proactor: backend iouring unavailable (%s): %w", why, err)
+		}
+		return u, Info{Kind: IOURing, Reason: why + " (" + desc + ")"}, nil
 	}
 	return nil, Info{}, fmt.Errorf("proactor: unknown backend %v", want)
 }

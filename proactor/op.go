@@ -93,6 +93,7 @@ type Op struct {
 	next, prev *Op           // FD list links, guarded by the FD's mutex
 	state      uint8         // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
 	started    bool          // connect: the connect syscall was issued, poll SO_ERROR next
+	ud         uint64        // io_uring: the request's user data while in the kernel, else 0 (guarded by the backend's lock)
 	abort      atomic.Uint32 // abortNone / abortCancel / abortClose
 }
 

@@ -22,12 +22,12 @@ func openReactive(t *testing.T) (Backend, chanSink) {
 	t.Helper()
 	t.Setenv(EnvVar, "")
 	s := make(chanSink, 16)
-	be, info, err := Open(Auto, s)
+	be, info, err := Open(defaultReactive(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Kind != defaultReactive() || info.Reason == "" {
-		t.Fatalf("Open(Auto) = %+v", info)
+		t.Fatalf("Open(%v) = %+v", defaultReactive(), info)
 	}
 	t.Cleanup(func() { be.Shutdown() })
 	return be, s

@@ -366,6 +366,9 @@ func takeParked(l *opList, ready []*Op) []*Op {
 
 func (r *reactive) Wake() { _ = r.p.Wake() }
 
+// Flush has nothing to do: the reactive backend makes its syscalls as it goes.
+func (r *reactive) Flush() {}
+
 func (r *reactive) Shutdown() error { return r.p.Close() }
 
 // fdTable maps descriptor numbers to FDs without a lock on the lookup path: chunks are

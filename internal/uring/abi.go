@@ -8,7 +8,7 @@ import "unsafe"
 // ring lies in its mapping, as the kernel reports it at set-up.
 type SQRingOffsets struct {
 	Head, Tail, RingMask, RingEntries, Flags, Dropped, Array, Resv1 uint32
-	UserAddr                                                       uint64
+	UserAddr                                                        uint64
 }
 
 // CQRingOffsets is struct io_cqring_offsets.

@@ -3,7 +3,6 @@
 package uring
 
 import (
-	"fmt"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -30,32 +29,7 @@ type BufRing struct {
 // RegisterBufRing registers a ring of entries (a power of two, at most 32768) buffers
 // of size bytes as group bgid and hands every buffer to the kernel.
 func (r *Ring) RegisterBufRing(bgid uint16, entries uint32, size int) (*BufRing, error) {
-	if entries == 0 || entries&(entries-1) != 0 || entries > 32768 {
-		return nil, fmt.Errorf("uring: buffer ring entries %d: want a power of two up to 32768", entries)
-	}
-	if size <= 0 {
-		return nil, fmt.Errorf("uring: buffer size %d", size)
-	}
-	b := &BufRing{ring: r, bgid: bgid, entries: entries, mask: entries - 1, size: size}
-	var err error
-	prot, flags := unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS
-	if b.ringMem, err = unix.Mmap(-1, 0, int(entries)*16, prot, flags); err != nil {
-		return nil, os.NewSyscallError("mmap buffer ring", err)
-	}
-	if b.data, err = unix.Mmap(-1, 0, int(entries)*size, prot, flags); err != nil {
-		unix.Munmap(b.ringMem)
-		return nil, os.NewSyscallError("mmap buffers", err)
-	}
-	reg := BufReg{RingAddr: uint64(uintptr(unsafe.Pointer(&b.ringMem[0]))), RingEntries: entries, Bgid: bgid}
-	if _, err := r.Register(RegisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
-		b.unmap()
-		return nil, os.NewSyscallError("io_uring_register(PBUF_RING)", err)
-	}
-	for i := uint32(0); i < entries; i++ {
-		b.Recycle(uint16(i))
-	}
-	b.Advance()
-	return b, nil
+	return r.RegisterBufRingFlags(bgid, entries, size, 0)
 }
 
 // Bgid is the group id receives name to use this ring.

@@ -1,0 +1,713 @@
+package proactor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/coionet/coio/internal/uring"
+	"golang.org/x/sys/unix"
+)
+
+// Ring sizes. The SQ only holds what is prepared between two enters (one runner's
+// batch of handlers); the CQ holds every op that may complete before the waiter
+// reaps, so it is much larger: an overflow is not lost (FeatNoDrop) but is slow.
+const (
+	uringSQEntries = 1024
+	uringCQEntries = 16384
+	uringReapBatch = 256  // completions copied out per Peek
+	uringReapMax   = 1024 // completions one Wait hands out at most, for fairness
+	slotChunkBits  = 10
+	slotChunkSize  = 1 << slotChunkBits
+)
+
+// user_data layout: tag (8 bits) | generation (24 bits) | slot index (32 bits). Never a
+// pointer (the GC cannot see the kernel's copy) and never a descriptor number
+// (reused as soon as it is closed).
+const (
+	tagOp     = 1 // an Op's request; the slot holds the op
+	tagCancel = 2 // a cancel request; the slot (if any) holds the FD reference it keeps
+	tagWake   = 3 // the eventfd read that wakes the waiter
+	genMask   = 1<<24 - 1
+)
+
+func makeUD(tag uint8, gen, idx uint32) uint64 {
+	return uint64(tag)<<56 | uint64(gen&genMask)<<32 | uint64(idx)
+}
+
+// uringAux is what a connect, recvfrom or sendto hands the kernel besides the data
+// buffer. It belongs to a slot, is allocated on the slot's first use by such an op and
+// kept for its later uses, so steady-state ops allocate nothing.
+type uringAux struct {
+	rsa unix.RawSockaddrAny
+	msg unix.Msghdr
+	iov unix.Iovec
+}
+
+// uslot tracks one request in the kernel. Every pointer the kernel was given (the op's
+// buffer, the aux structures) is reachable from here until the request's last
+// completion has been reaped, so the garbage collector cannot free it meanwhile; Go's
+// heap does not move objects, and buffers reach the kernel only through heap Ops, so
+// reachability is what the kernel needs (see ARCHITECTURE.md, "io_uring and the GC").
+type uslot struct {
+	op   *Op
+	fd   *FD // a cancel-by-descriptor's reference, dropped when its completion is reaped
+	aux  *uringAux
+	gen  uint32
+	next int32 // free list link, -1 at the end
+	used bool
+}
+
+// completion is a reaped result, finished after the backend's lock is released.
+type completion struct {
+	op  *Op
+	n   int
+	err error
+	fd  *FD // a reference to drop instead (cancel completions)
+}
+
+// uringBackend is the proactive backend: every operation is an io_uring request.
+//
+// One ring per Context, shared by its runners without binding to a thread: any
+// goroutine prepares entries under mu; the entries are handed to the kernel by the
+// next enter, which is the waiter's own blocking enter (submit and wait in one
+// syscall) or Flush, called by a runner before it sleeps or leaves, or by a submitter
+// that is not a runner. A runner's batch of handlers thus costs one io_uring_enter.
+type uringBackend struct {
+	ring *uring.Ring
+	sink Sink
+	desc string // capabilities, for Info.Reason
+
+	mu     sync.Mutex // the SQ producer side and the slot table
+	chunks []*[slotChunkSize]uslot
+	free   int32 // head of the free slot list, -1 when empty
+	nslots int32
+	used   int // slots in use
+	ops    int // of which ops' requests
+	closed bool
+
+	// The waiter's state: one goroutine at a time (Backend.Wait's contract).
+	cqes []uring.CQE
+	done []completion
+
+	efd         int     // eventfd whose read request wakes the waiter
+	wakeBuf     [8]byte // the read's target, in the backend (a heap object) until Shutdown
+	wakeArmed   bool    // the read is in the kernel (guarded by mu)
+	wakePending atomic.Bool
+
+	enters atomic.Uint64 // io_uring_enter calls, for statistics
+
+	// gone is set when Shutdown is about to unmap the ring; users counts the calls
+	// from outside the waiter (Flush, Wake) that are touching it, which Shutdown
+	// waits out. A Flush or Wake after Shutdown (a late submitter) does nothing.
+	gone  atomic.Bool
+	users atomic.Int32
+}
+
+// hold marks a use of the ring from outside the waiter; false once it is gone.
+func (u *uringBackend) hold() bool {
+	u.users.Add(1)
+	if u.gone.Load() {
+		u.users.Add(-1)
+		return false
+	}
+	return true
+}
+
+// enter calls io_uring_enter and counts it.
+func (u *uringBackend) enter(toSubmit, minComplete, flags uint32, timeout time.Duration) (int, error) {
+	u.enters.Add(1)
+	return u.ring.Enter(toSubmit, minComplete, flags, timeout)
+}
+
+// InFlight is how many ops are in the kernel: their completions are still due.
+func (u *uringBackend) InFlight() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.ops
+}
+
+// Enters is how many io_uring_enter calls the backend has made.
+func (u *uringBackend) Enters() uint64 { return u.enters.Load() }
+
+// uringSetup creates the ring; a test replaces it to force a refusal.
+var uringSetup = uring.Setup
+
+// uringRequired are the opcodes the backend submits.
+var uringRequired = []struct {
+	op   uint8
+	name string
+}{
+	{uring.OpRecv, "RECV"}, {uring.OpSend, "SEND"}, {uring.OpAccept, "ACCEPT"},
+	{uring.OpConnect, "CONNECT"}, {uring.OpAsyncCancel, "ASYNC_CANCEL"}, {uring.OpRead, "READ"},
+	{uring.OpRecvmsg, "RECVMSG"}, {uring.OpSendmsg, "SENDMSG"},
+}
+
+// newUring sets up the io_uring backend, or says why the kernel does not allow it.
+func newUring(sink Sink) (*uringBackend, error) {
+	p := uring.Params{
+		Flags:     uring.SetupCQSize | uring.SetupClamp | uring.SetupSubmitAll | uring.SetupNoSQArray,
+		CqEntries: uringCQEntries,
+	}
+	ring, err := uringSetup(uringSQEntries, &p)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*uringBackend, error) {
+		ring.Close()
+		return nil, err
+	}
+	// NODROP: an overflowing CQ keeps completions; FAST_POLL: a socket op that would
+	// block waits for readiness in the kernel instead of in a worker thread; EXT_ARG:
+	// the wait takes a timeout without a timeout request.
+	const need = uring.FeatNoDrop | uring.FeatFastPoll | uring.FeatExtArg
+	if f := ring.Params().Features; f&need != need {
+		return fail(fmt.Errorf("io_uring lacks features %#x (needs NODROP, FAST_POLL, EXT_ARG: Linux 5.11)", need&^f))
+	}
+	probe, err := ring.Probe()
+	if err != nil {
+		return fail(err)
+	}
+	for _, r := range uringRequired {
+		if !probe.Supports(r.op) {
+			return fail(fmt.Errorf("io_uring lacks opcode %s", r.name))
+		}
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fail(os.NewSyscallError("eventfd", err))
+	}
+	u := &uringBackend{
+		ring: ring, sink: sink, free: -1, efd: efd,
+		cqes: make([]uring.CQE, uringReapBatch),
+		done: make([]completion, 0, uringReapBatch),
+	}
+	if err := u.probeCancelFd(); err != nil {
+		unix.Close(efd)
+		return fail(err)
+	}
+	u.mu.Lock()
+	u.armWake()
+	u.mu.Unlock()
+	u.Flush()
+	pp := ring.Params()
+	u.desc = fmt.Sprintf("sq %d, cq %d, setup flags %#x, features %#x", pp.SqEntries, pp.CqEntries, pp.Flags, pp.Features)
+	return u, nil
+}
+
+// probeCancelFd checks that the kernel cancels by descriptor (Linux 5.19), which
+// Cancel and Close rely on: a cancel of nothing answers ENOENT, an unknown flag EINVAL.
+func (u *uringBackend) probeCancelFd() error {
+	e := u.ring.GetSQE()
+	e.PrepCancelFd(u.efd, makeUD(tagCancel, 0, 0))
+	u.ring.Publish()
+	if _, err := u.ring.Enter(1, 1, uring.EnterGetEvents, time.Second); err != nil {
+		return os.NewSyscallError("io_uring_enter", err)
+	}
+	var c [1]uring.CQE
+	if u.ring.Peek(c[:]) != 1 {
+		return errors.New("io_uring: no completion for a cancel request")
+	}
+	if c[0].Res == -int32(unix.EINVAL) {
+		return errors.New("io_uring cannot cancel by descriptor (needs Linux 5.19)")
+	}
+	return nil
+}
+
+func (u *uringBackend) Name() string { return "iouring" }
+
+func (u *uringBackend) Register(f *FD, sysfd int) error {
+	if sysfd < 0 {
+		return fmt.Errorf("proactor: descriptor %d out of range", sysfd)
+	}
+	f.Sysfd = sysfd
+	f.be = u
+	f.state.Store(0)
+	return nil
+}
+
+// destroy runs once, when the last reference of a closing FD is dropped: every request
+// on it has completed, so the number may be reused.
+func (u *uringBackend) destroy(f *FD) { unix.Close(f.Sysfd) }
+
+// slot returns slot idx; mu is held.
+func (u *uringBackend) slot(idx int32) *uslot {
+	return &u.chunks[idx>>slotChunkBits][idx&(slotChunkSize-1)]
+}
+
+// alloc takes a free slot; mu is held.
+func (u *uringBackend) alloc() (int32, *uslot) {
+	if u.free < 0 {
+		u.chunks = append(u.chunks, new([slotChunkSize]uslot))
+		base := u.nslots
+		u.nslots += slotChunkSize
+		for i := u.nslots - 1; i >= base; i-- {
+			s := u.slot(i)
+			s.next = u.free
+			u.free = i
+		}
+	}
+	idx := u.free
+	s := u.slot(idx)
+	u.free = s.next
+	s.gen = (s.gen + 1) & genMask
+	s.used = true
+	u.used++
+	return idx, s
+}
+
+// release returns slot idx to the free list; mu is held.
+func (u *uringBackend) release(idx int32, s *uslot) {
+	if s.op != nil {
+		u.ops--
+	}
+	s.op, s.fd, s.used = nil, nil, false
+	s.next = u.free
+	u.free = idx
+	u.used--
+}
+
+// sqe returns a free submission entry, handing the queued ones to the kernel when the
+// queue is full; mu is held (and released while backing off).
+func (u *uringBackend) sqe() *uring.SQE {
+	for {
+		if e := u.ring.GetSQE(); e != nil {
+			return e
+		}
+		u.ring.Publish()
+		if _, err := u.enter(u.ring.SQPending(), 0, 0, -1); err != nil && err != unix.EINTR {
+			// EAGAIN/EBUSY: the kernel is short of memory or still flushing an
+			// overflowed CQ; let the waiter reap and try again.
+			u.mu.Unlock()
+			runtime.Gosched()
+			u.mu.Lock()
+		}
+	}
+}
+
+func (u *uringBackend) Submit(op *Op) {
+	f := op.FD
+	if !f.Acquire() {
+		op.N, op.Err = 0, errClosed
+		u.sink.Complete(op)
+		return
+	}
+	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 {
+		finish(op, 0, nil)
+		u.sink.Complete(op)
+		return
+	}
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		finish(op, 0, errClosed)
+		u.sink.Complete(op)
+		return
+	}
+	if f.Closing() {
+		// Close has taken the lock or is about to: its cancel may already be queued
+		// ahead of this request and would miss it.
+		u.mu.Unlock()
+		finish(op, 0, ErrAbortedClosed)
+		u.sink.Complete(op)
+		return
+	}
+	idx, s := u.alloc()
+	s.op = op
+	u.ops++
+	ud := makeUD(tagOp, s.gen, uint32(idx))
+	if err := u.prep(op, s, ud); err != nil {
+		u.release(idx, s)
+		u.mu.Unlock()
+		finish(op, 0, err)
+		u.sink.Complete(op)
+		return
+	}
+	op.ud = ud
+	u.ring.Publish()
+	u.mu.Unlock()
+}
+
+// prep fills a submission entry for op; mu is held.
+func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
+	fd := op.FD.Sysfd
+	op.Syscalls = 0 // no syscall of its own: the request rides on a shared enter
+	switch op.Kind {
+	case OpRead:
+		u.sqe().PrepRecv(fd, op.Buf, 0, ud)
+	case OpWrite:
+		u.sqe().PrepSend(fd, op.Buf, unix.MSG_NOSIGNAL, ud)
+	case OpAccept:
+		u.sqe().PrepAccept(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
+	case OpConnect:
+		a := s.auxOf()
+		n, err := toRaw(op.Addr, &a.rsa)
+		if err != nil {
+			return err
+		}
+		u.sqe().PrepConnect(fd, unsafe.Pointer(&a.rsa), n, ud)
+	case OpRecvFrom:
+		a := s.auxOf()
+		a.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&a.rsa)), Namelen: unix.SizeofSockaddrAny}
+		a.setData(op.Buf)
+		u.sqe().PrepRecvmsg(fd, &a.msg, 0, ud)
+	case OpSendTo:
+		a := s.auxOf()
+		a.msg = unix.Msghdr{}
+		if op.Addr != nil {
+			n, err := toRaw(op.Addr, &a.rsa)
+			if err != nil {
+				return err
+			}
+			a.msg.Name, a.msg.Namelen = (*byte)(unsafe.Pointer(&a.rsa)), n
+		}
+		a.setData(op.Buf)
+		u.sqe().PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
+	default:
+		return fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
+	}
+	return nil
+}
+
+func (s *uslot) auxOf() *uringAux {
+	if s.aux == nil {
+		s.aux = new(uringAux)
+	}
+	return s.aux
+}
+
+// setData points the message's single iovec at b.
+func (a *uringAux) setData(b []byte) {
+	a.iov = unix.Iovec{}
+	if len(b) > 0 {
+		a.iov.Base = &b[0]
+		a.iov.SetLen(len(b))
+	}
+	a.msg.Iov, a.msg.Iovlen = &a.iov, 1
+}
+
+// armWake queues the eventfd read that Wake completes; mu is held.
+func (u *uringBackend) armWake() {
+	e := u.sqe()
+	e.PrepRead(u.efd, u.wakeBuf[:], makeUD(tagWake, 0, 0))
+	u.ring.Publish()
+	u.wakeArmed = true
+}
+
+// Flush hands the queued submission entries to the kernel.
+func (u *uringBackend) Flush() {
+	if !u.hold() {
+		return
+	}
+	defer u.users.Add(-1)
+	if n := u.ring.SQPending(); n > 0 {
+		// EAGAIN/EBUSY leave the entries queued: the waiter's enter takes them.
+		_, _ = u.enter(n, 0, 0, -1)
+	}
+}
+
+// TryNow makes the read or write directly, without the ring: it is only asked for
+// when no request of the op's direction is in the kernel, so nothing is reordered.
+func (u *uringBackend) TryNow(op *Op) bool {
+	if op.Kind != OpRead && op.Kind != OpWrite {
+		return false
+	}
+	f := op.FD
+	if !f.Acquire() {
+		op.N, op.Err = 0, errClosed
+		return true
+	}
+	var n int
+	var err error
+	for {
+		op.Syscalls++
+		if op.Kind == OpRead {
+			n, _, err = unix.Recvfrom(f.Sysfd, op.Buf, unix.MSG_DONTWAIT)
+		} else {
+			n, err = unix.SendmsgN(f.Sysfd, op.Buf, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		}
+		if err != unix.EINTR {
+			break
+		}
+	}
+	f.Release()
+	if err == unix.EAGAIN {
+		return false
+	}
+	op.N, op.Err = max(n, 0), err
+	return true
+}
+
+// Perform is never needed: Wait returns finished ops only.
+func (u *uringBackend) Perform(op *Op) bool { return true }
+
+func (u *uringBackend) Cancel(f *FD) int {
+	if !f.Acquire() {
+		return 0 // closed: Close cancelled everything
+	}
+	n := int(f.state.Load()&fdRefMask) - 1 // requests in flight, without this reference
+	if n <= 0 {
+		f.Release()
+		return 0
+	}
+	u.cancelFd(f)
+	return n
+}
+
+// cancelFd queues a cancel of every request on f and flushes it. The cancel keeps the
+// caller's reference on f until its own completion, so the descriptor cannot be closed
+// and its number reused (and a stranger's requests cancelled) before the kernel has
+// acted on it.
+func (u *uringBackend) cancelFd(f *FD) {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		f.Release() // shut down: nothing is in the kernel any more
+		return
+	}
+	idx, s := u.alloc()
+	s.fd = f
+	u.sqe().PrepCancelFd(f.Sysfd, makeUD(tagCancel, s.gen, uint32(idx)))
+	u.ring.Publish()
+	u.mu.Unlock()
+	u.Flush()
+}
+
+func (u *uringBackend) CancelOp(op *Op) bool {
+	u.mu.Lock()
+	ud := op.ud
+	if ud == 0 || u.closed {
+		u.mu.Unlock()
+		return false // not in the kernel: completed, or never submitted
+	}
+	op.abort.Store(abortCancel)
+	// The target is named by its generation-tagged user data: a request that has
+	// completed meanwhile, and whose slot was reused, is not hit (ENOENT).
+	u.sqe().PrepCancel(ud, 0, makeUD(tagCancel, 0, 0))
+	u.ring.Publish()
+	u.mu.Unlock()
+	u.Flush()
+	return true
+}
+
+func (u *uringBackend) Close(f *FD) error {
+	if err := f.markClosing(); err != nil {
+		return err
+	}
+	if f.state.Load()&fdRefMask > 1 {
+		u.cancelFd(f) // takes over the closer's reference
+		return nil
+	}
+	f.Release() // nothing in flight: close now
+	return nil
+}
+
+func (u *uringBackend) Wake() {
+	if !u.hold() {
+		return
+	}
+	defer u.users.Add(-1)
+	if u.wakePending.CompareAndSwap(false, true) {
+		var one = [8]byte{1}
+		// The read request is armed (or is re-armed with the next enter, and then
+		// completes at once): the write makes the waiter's enter return.
+		_, _ = unix.Write(u.efd, one[:])
+	}
+}
+
+func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
+	r := u.ring
+	pending := r.SQPending()
+	var err error
+	if r.CQReady() == 0 && timeout != 0 {
+		_, err = u.enter(pending, 1, uring.EnterGetEvents, timeout)
+	} else if pending > 0 || r.SQFlags()&uring.SQCQOverflow != 0 {
+		flags := uint32(0)
+		if r.SQFlags()&uring.SQCQOverflow != 0 {
+			flags = uring.EnterGetEvents // moves overflowed completions into the CQ
+		}
+		_, err = u.enter(pending, 0, flags, -1)
+	}
+	switch err {
+	case nil, unix.EINTR, unix.EAGAIN, unix.EBUSY:
+		// EINTR: a signal (Go preempts threads with them) cut the wait short; the
+		// caller waits again. EAGAIN/EBUSY: reap first, then submit.
+	default:
+		return ready, os.NewSyscallError("io_uring_enter", err)
+	}
+	for total := 0; total < uringReapMax; {
+		n := r.Peek(u.cqes)
+		if n == 0 {
+			if r.SQFlags()&uring.SQCQOverflow == 0 {
+				break
+			}
+			if _, err := u.enter(0, 0, uring.EnterGetEvents, -1); err != nil && err != unix.EINTR && err != unix.EAGAIN && err != unix.EBUSY {
+				return ready, os.NewSyscallError("io_uring_enter", err)
+			}
+			if n = r.Peek(u.cqes); n == 0 {
+				break
+			}
+		}
+		total += n
+		ready = u.complete(u.cqes[:n], ready)
+	}
+	return ready, nil
+}
+
+// complete turns reaped completions into finished ops appended to ready.
+func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
+	done := u.done[:0]
+	u.mu.Lock()
+	for i := range cqes {
+		c := &cqes[i]
+		tag, gen, idx := uint8(c.UserData>>56), uint32(c.UserData>>32)&genMask, int32(uint32(c.UserData))
+		switch tag {
+		case tagWake:
+			u.wakeArmed = false
+			u.wakePending.Store(false)
+			if !u.closed {
+				u.armWake()
+			}
+		case tagCancel:
+			if c.UserData == makeUD(tagCancel, 0, 0) {
+				continue // a cancel of one op: nothing to settle
+			}
+			s := u.slot(idx)
+			if s.gen != gen || !s.used {
+				continue
+			}
+			done = append(done, completion{fd: s.fd})
+			u.release(idx, s)
+		case tagOp:
+			if idx >= u.nslots {
+				continue
+			}
+			s := u.slot(idx)
+			if s.gen != gen || !s.used || s.op == nil {
+				continue // stale: cannot happen while slots are freed only here
+			}
+			op := s.op
+			n, err, again := u.result(op, s, c.Res)
+			if again {
+				// Retry in place with the same slot and user data.
+				if perr := u.prep(op, s, c.UserData); perr == nil {
+					u.ring.Publish()
+					continue
+				}
+			}
+			op.ud = 0
+			u.release(idx, s)
+			done = append(done, completion{op: op, n: n, err: err})
+		}
+	}
+	u.mu.Unlock()
+	for i := range done {
+		d := &done[i]
+		if d.op == nil {
+			d.fd.Release()
+			continue
+		}
+		finish(d.op, d.n, d.err)
+		ready = append(ready, d.op)
+		done[i] = completion{}
+	}
+	u.done = done[:0]
+	return ready
+}
+
+// result interprets a request's result; again asks for the same request to be made
+// again (a transient error that the reactive backend would retry as well). mu is held.
+func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, again bool) {
+	if res >= 0 {
+		if op.Kind == OpRecvFrom {
+			op.Addr = fromRaw(&s.aux.rsa, s.aux.msg.Namelen)
+		}
+		return int(res), nil, false
+	}
+	errno := unix.Errno(-res)
+	if a := op.abort.Load(); errno == unix.ECANCELED || (errno == unix.EINTR && a != abortNone) {
+		switch {
+		case a != abortNone:
+			return 0, abortErr(a), false
+		case op.FD.Closing():
+			return 0, ErrAbortedClosed, false
+		}
+		return 0, ErrAborted, false
+	}
+	switch {
+	case errno == unix.EINTR, errno == unix.EAGAIN:
+		return 0, nil, true
+	case op.Kind == OpAccept && errno == unix.ECONNABORTED:
+		return 0, nil, true // the peer gave up while queued: take the next one
+	case op.Kind == OpConnect && errno == unix.EISCONN:
+		return 0, nil, false
+	}
+	return 0, errno, false
+}
+
+// Shutdown cancels the wake-up read, reaps every completion still due (bounded in
+// time), then closes the ring. If the kernel still holds requests after that, their
+// memory is kept reachable for good rather than freed under the kernel.
+func (u *uringBackend) Shutdown() error {
+	u.mu.Lock()
+	u.closed = true
+	if u.wakeArmed {
+		u.sqe().PrepCancel(makeUD(tagWake, 0, 0), 0, makeUD(tagCancel, 0, 0))
+		u.ring.Publish()
+	}
+	u.mu.Unlock()
+	deadline := time.Now().Add(time.Second)
+	var ready []*Op
+	for {
+		u.mu.Lock()
+		idle := !u.wakeArmed && u.used == 0
+		u.mu.Unlock()
+		if idle || time.Now().After(deadline) {
+			break
+		}
+		// Every FD is closed before Shutdown and every handler has run: what
+		// completes here is internal (cancels, the wake-up read).
+		var err error
+		if ready, err = u.Wait(10*time.Millisecond, ready[:0]); err != nil {
+			break
+		}
+	}
+	u.mu.Lock()
+	leaked := u.wakeArmed || u.used > 0
+	u.mu.Unlock()
+	if leaked {
+		uringGraveyard.Lock()
+		uringGraveyard.kept = append(uringGraveyard.kept, u)
+		uringGraveyard.Unlock()
+	}
+	u.gone.Store(true)
+	for u.users.Load() != 0 {
+		runtime.Gosched() // a Flush or Wake in progress: one syscall at most
+	}
+	err := errors.Join(u.ring.Close(), unix.Close(u.efd))
+	if leaked {
+		return errors.Join(err, errors.New("proactor: io_uring requests still in the kernel at shutdown; their memory is kept"))
+	}
+	return err
+}
+
+// uringGraveyard keeps backends whose requests outlived Shutdown reachable, so memory
+// the kernel may still write is never reused.
+var uringGraveyard struct {
+	sync.Mutex
+	kept []*uringBackend
+}
+
+// openUring opens the io_uring backend and describes it.
+func openUring(sink Sink) (Backend, string, error) {
+	u, err := newUring(sink)
+	if err != nil {
+		return nil, "", err
+	}
+	return u, u.desc, nil
+}

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package proactor
+
+import "errors"
+
+// openUring reports that io_uring does not exist here.
+func openUring(sink Sink) (Backend, string, error) {
+	return nil, "", errors.New("io_uring is Linux only")
+}
