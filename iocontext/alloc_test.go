@@ -2,10 +2,12 @@ package iocontext_test
 
 import (
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/coionet/coio/iocontext"
+	"github.com/coionet/coio/proactor"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,6 +31,29 @@ func runInBackground(t testing.TB, ctx *iocontext.Context, runners int) {
 		}
 		ctx.Close()
 	})
+}
+
+// eachAllocBackend runs an allocation test on a running Context of each Linux
+// backend (io_uring skipped, saying so, where the kernel refuses it).
+func eachAllocBackend(t *testing.T, body func(t *testing.T, ctx *iocontext.Context)) {
+	kinds := []proactor.Kind{proactor.Epoll, proactor.IOURing}
+	if runtime.GOOS != "linux" {
+		kinds = []proactor.Kind{proactor.Auto}
+	}
+	for _, k := range kinds {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Setenv(proactor.EnvVar, "")
+			ctx, err := iocontext.New(iocontext.WithBackend(k))
+			if err != nil {
+				if k == proactor.IOURing {
+					t.Skipf("io_uring refused here: %v", err)
+				}
+				t.Fatal(err)
+			}
+			runInBackground(t, ctx, 1)
+			body(t, ctx)
+		})
+	}
 }
 
 func newContext(t testing.TB, opts ...iocontext.Option) *iocontext.Context {
@@ -77,9 +102,9 @@ func connPair(t testing.TB, ctx *iocontext.Context) (*iocontext.TCPConn, int) {
 	return c, fd
 }
 
-func TestAllocsPost(t *testing.T) {
-	ctx := newContext(t)
-	runInBackground(t, ctx, 1)
+func TestAllocsPost(t *testing.T) { eachAllocBackend(t, allocsPost) }
+
+func allocsPost(t *testing.T, ctx *iocontext.Context) {
 	done := make(chan struct{})
 	h := func() { done <- struct{}{} }
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -92,9 +117,9 @@ func TestAllocsPost(t *testing.T) {
 	}
 }
 
-func TestAllocsAsyncReadSome(t *testing.T) {
-	ctx := newContext(t)
-	runInBackground(t, ctx, 1)
+func TestAllocsAsyncReadSome(t *testing.T) { eachAllocBackend(t, allocsAsyncReadSome) }
+
+func allocsAsyncReadSome(t *testing.T, ctx *iocontext.Context) {
 	c, peer := connPair(t, ctx)
 	msg := make([]byte, 64)
 	buf := make([]byte, 64)
@@ -119,9 +144,9 @@ func TestAllocsAsyncReadSome(t *testing.T) {
 	}
 }
 
-func TestAllocsAsyncWriteSome(t *testing.T) {
-	ctx := newContext(t)
-	runInBackground(t, ctx, 1)
+func TestAllocsAsyncWriteSome(t *testing.T) { eachAllocBackend(t, allocsAsyncWriteSome) }
+
+func allocsAsyncWriteSome(t *testing.T, ctx *iocontext.Context) {
 	c, peer := connPair(t, ctx)
 	msg := make([]byte, 64)
 	sink := make([]byte, 64)
@@ -149,9 +174,9 @@ func TestAllocsAsyncWriteSome(t *testing.T) {
 	}
 }
 
-func TestAllocsAsyncAccept(t *testing.T) {
-	ctx := newContext(t)
-	runInBackground(t, ctx, 1)
+func TestAllocsAsyncAccept(t *testing.T) { eachAllocBackend(t, allocsAsyncAccept) }
+
+func allocsAsyncAccept(t *testing.T, ctx *iocontext.Context) {
 	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -183,9 +208,9 @@ func TestAllocsAsyncAccept(t *testing.T) {
 	}
 }
 
-func TestAllocsTimerWait(t *testing.T) {
-	ctx := newContext(t)
-	runInBackground(t, ctx, 1)
+func TestAllocsTimerWait(t *testing.T) { eachAllocBackend(t, allocsTimerWait) }
+
+func allocsTimerWait(t *testing.T, ctx *iocontext.Context) {
 	tm := iocontext.NewTimer(ctx)
 	done := make(chan error)
 	h := func(err error) { done <- err }

@@ -77,6 +77,7 @@ func main() {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("echo-coro: listening on %v (backend %s, %d runners); try: printf 'hello\\n' | nc -q1 %s %s\n",
 		ln.Addr(), ctx.Backend().Kind, *runners, host, port)
+	fmt.Printf("echo-coro: backend %s chosen because: %s\n", ctx.Backend().Kind, ctx.Backend().Reason)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)

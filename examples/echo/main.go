@@ -139,6 +139,7 @@ func main() {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("echo: listening on %v (backend %s, %d runners); try: printf 'hello\\n' | nc -q1 %s %s\n",
 		ln.Addr(), ctx.Backend().Kind, *runners, host, port)
+	fmt.Printf("echo: backend %s chosen because: %s\n", ctx.Backend().Kind, ctx.Backend().Reason)
 
 	var msrv *http.Server
 	if *metricsAddr != "" {
