@@ -136,4 +136,3 @@ func gcClient(addr string, seed uint64, rounds int, deadline time.Time) error {
 	}
 	return nil
 }
-
