@@ -226,3 +226,30 @@ func allocsTimerWait(t *testing.T, ctx *iocontext.Context) {
 		t.Fatalf("a timer wait allocates %v times; want 0", allocs)
 	}
 }
+
+func TestAllocsAsyncReadLent(t *testing.T) { eachAllocBackend(t, allocsAsyncReadLent) }
+
+func allocsAsyncReadLent(t *testing.T, ctx *iocontext.Context) {
+	c, peer := connPair(t, ctx)
+	msg := make([]byte, 64)
+	done := make(chan int)
+	h := func(b iocontext.LentBuffer, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		n := len(b.B)
+		b.Release()
+		done <- n
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		unix.Write(peer, msg)
+		for got := 0; got < len(msg); {
+			c.AsyncReadLent(h)
+			got += <-done
+		}
+	})
+	t.Logf("AsyncReadLent: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("AsyncReadLent allocates %v times per read; want 0", allocs)
+	}
+}

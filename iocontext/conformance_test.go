@@ -326,6 +326,7 @@ type stream interface {
 	AsyncRead(b []byte, h func(n int, err error))
 	AsyncWriteSome(b []byte, h func(n int, err error))
 	AsyncWrite(b []byte, h func(n int, err error))
+	AsyncReadLent(h func(b iocontext.LentBuffer, err error))
 	Cancel()
 	Close() error
 	CloseRead() error

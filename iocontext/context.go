@@ -28,15 +28,24 @@ type Executor interface {
 type Option func(*config)
 
 type config struct {
-	backend proactor.Kind
-	budget  int
-	noStats bool
-	offload int
+	lendSize, lendCount int
+	backend             proactor.Kind
+	budget              int
+	noStats             bool
+	offload             int
 }
 
 // WithBackend selects the backend (default proactor.Auto). The environment variable
 // COIO_BACKEND overrides it.
 func WithBackend(k proactor.Kind) Option { return func(c *config) { c.backend = k } }
+
+// WithLendBuffers sizes the pool AsyncReadLent borrows from: count buffers of size
+// bytes (default proactor.DefaultLendCount × proactor.DefaultLendSize). On io_uring
+// count must be a power of two up to 32768: the pool is one provided-buffer ring, and
+// a read that finds it empty waits for a release.
+func WithLendBuffers(size, count int) Option {
+	return func(c *config) { c.lendSize, c.lendCount = size, count }
+}
 
 // WithBudget sets how many handlers a runner runs from its own queue before it looks
 // at the backend and the shared queue again (default 128, as tokio's cooperative
@@ -110,6 +119,12 @@ func New(opts ...Option) (*Context, error) {
 	be, info, err := proactor.Open(cfg.backend, sink{c})
 	if err != nil {
 		return nil, fmt.Errorf("iocontext: %w", err)
+	}
+	if cfg.lendSize != 0 || cfg.lendCount != 0 {
+		if err := be.SetLendBuffers(cfg.lendSize, cfg.lendCount); err != nil {
+			be.Shutdown()
+			return nil, fmt.Errorf("iocontext: %w", err)
+		}
 	}
 	c.be, c.info = be, info
 	c.batching = info.Kind == proactor.IOURing

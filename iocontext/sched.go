@@ -178,7 +178,7 @@ func (r *runner) runTask(t task) bool {
 		}
 		if c.stats {
 			// Read what the handler's owner may reuse before it runs.
-			eof := op.Kind == proactor.OpRead && op.Err == nil && op.N == 0 && len(op.Buf) > 0
+			eof := op.Kind == proactor.OpRead && op.Err == nil && op.N == 0 && (len(op.Buf) > 0 || op.Lend)
 			r.countDone(op, op.N, op.Err, eof, op.Syscalls, op.Stamp)
 			op.Syscalls, op.Stamp = 0, 0
 		}

@@ -24,10 +24,11 @@ type stream struct {
 
 	rop, wop proactor.Op // the one read and the one write (or connect) in flight
 	rh, wh   func(int, error)
-	ch       func(error) // connect handler
-	rbuf     []byte      // AsyncRead's whole buffer
-	wbuf     []byte      // AsyncWrite's whole buffer
-	rdone    int         // bytes read so far by AsyncRead (or AsyncReadSome: 0)
+	lh       func(LentBuffer, error) // AsyncReadLent's handler
+	ch       func(error)             // connect handler
+	rbuf     []byte                  // AsyncRead's whole buffer
+	wbuf     []byte                  // AsyncWrite's whole buffer
+	rdone    int                     // bytes read so far by AsyncRead (or AsyncReadSome: 0)
 	wdone    int
 	rfull    bool // AsyncRead: fill the buffer
 	wfull    bool // AsyncWrite: write it all
@@ -129,7 +130,81 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 	c.submit(op)
 }
 
+// LentBuffer holds bytes read by AsyncReadLent in a buffer the Context lends to the
+// handler. B is valid until Release, which the handler (or whoever it hands B to)
+// calls exactly once, as soon as it is done with the bytes; releasing twice panics.
+type LentBuffer struct {
+	B  []byte
+	c  *Context
+	id int32
+}
+
+// Release gives the buffer back to the Context. Releasing the zero LentBuffer (the
+// one a failed read gets) does nothing.
+func (b LentBuffer) Release() {
+	if b.c != nil {
+		b.c.be.ReleaseBuffer(b.id)
+	}
+}
+
+// AsyncReadLent reads into a buffer lent by the Context and calls h with it: the
+// connection holds no read buffer of its own while it waits, so a server with many
+// idle connections needs memory only for the reads in progress. On io_uring the
+// buffers form a provided-buffer ring the kernel picks from when data arrives; on the
+// other backends a buffer is taken only for the read syscall of a ready socket. When
+// every buffer is lent, the read waits (its data stays in the socket) until one is
+// released. h gets (LentBuffer{}, io.EOF) at the end of stream and the zero
+// LentBuffer with any error. The pool's size is set with WithLendBuffers.
+func (s *stream) AsyncReadLent(h func(b LentBuffer, err error)) {
+	c := s.c
+	if c == nil {
+		panic("iocontext: read on a stream that was never opened")
+	}
+	if !s.reading.CompareAndSwap(false, true) {
+		c.later(func() { h(LentBuffer{}, ErrBusy) })
+		return
+	}
+	c.addWork()
+	s.lh = h
+	s.rgen = s.cancels.Load()
+	op := &s.rop
+	op.Buf, op.Lend = nil, true
+	if !s.opened.Load() || s.fd.Closing() {
+		op.N, op.Err = 0, net.ErrClosed
+		c.countSubmit(op.Kind)
+		c.push(task{op: op})
+		return
+	}
+	c.submit(op)
+}
+
+// lentDone completes an AsyncReadLent.
+func (s *stream) lentDone(op *proactor.Op) {
+	n, err := op.N, op.Err
+	var lb LentBuffer
+	if err == nil && n > 0 && op.Buf != nil {
+		lb = LentBuffer{B: op.Buf[:n], c: s.c, id: op.BufID}
+	} else if err == nil {
+		err = io.EOF
+	}
+	op.Buf, op.Lend = nil, false
+	err = s.mapErr("read", err)
+	if b := s.bound; b != nil {
+		b.lb, b.rerr = lb, err
+		b.ex.Dispatch(b.lentFn)
+		return
+	}
+	h := s.lh
+	s.lh = nil
+	s.reading.Store(false)
+	h(lb, err)
+}
+
 func (s *stream) readDone(op *proactor.Op) {
+	if op.Lend {
+		s.lentDone(op)
+		return
+	}
 	n, err := op.N, op.Err
 	if err == nil && n == 0 && len(op.Buf) > 0 {
 		err = io.EOF
@@ -161,7 +236,9 @@ type boundHandlers struct {
 	ex                     Executor
 	rn, wn                 int
 	rerr, werr, cerr       error
+	lb                     LentBuffer
 	readFn, writeFn, conFn func() // made once
+	lentFn                 func()
 }
 
 // SetExecutor makes the handlers of the stream's operations run through ex (a
@@ -179,6 +256,12 @@ func (s *stream) SetExecutor(ex Executor) {
 		s.rh, s.rbuf, s.rop.Buf = nil, nil, nil
 		s.reading.Store(false)
 		h(b.rn, b.rerr)
+	}
+	b.lentFn = func() {
+		h, lb := s.lh, b.lb
+		s.lh, b.lb = nil, LentBuffer{}
+		s.reading.Store(false)
+		h(lb, b.rerr)
 	}
 	b.writeFn = func() {
 		h := s.wh

@@ -39,6 +39,13 @@ type Backend interface {
 	Wait(timeout time.Duration, ready []*Op) ([]*Op, error)
 	// Wake makes a current or the next Wait return soon.
 	Wake()
+	// SetLendBuffers sizes the pool that reads with Op.Lend borrow from: count
+	// buffers of size bytes (count a power of two for io_uring). Call it before the
+	// first such read; without it the pool is DefaultLendSize × DefaultLendCount.
+	SetLendBuffers(size, count int) error
+	// ReleaseBuffer gives a lent buffer back to the pool. Each lent buffer is released
+	// exactly once; a second release panics.
+	ReleaseBuffer(id int32)
 	// Flush hands operations that Submit, Cancel or Close queued to the kernel. A
 	// backend that batches (io_uring) queues them until the waiter's next Wait or a
 	// Flush; the caller flushes before its goroutine may sleep with work queued: a
@@ -47,6 +54,14 @@ type Backend interface {
 	// Shutdown releases the backend; every FD must already be closed.
 	Shutdown() error
 }
+
+// Default lend pool: 512 buffers of 4 KiB. On io_uring they are one provided-buffer
+// ring (2 MiB of address space, resident as it is used); a reactive backend allocates
+// a buffer only when every existing one is lent at once.
+const (
+	DefaultLendSize  = 4096
+	DefaultLendCount = 512
+)
 
 // EnterCounter is implemented by a backend that batches its work into io_uring_enter
 // calls: Enters is how many it has made.

@@ -84,6 +84,13 @@ type Op struct {
 	// ready: the runner must call Backend.Perform before Done.
 	NeedsPerform bool
 
+	// Lend asks a read to use a buffer of the backend's pool instead of Buf: the
+	// buffer is taken only when data arrives, so a connection waiting for data holds
+	// none. On success Buf is the lent buffer (its first N bytes are the data) and
+	// BufID names it for Backend.ReleaseBuffer; otherwise Buf is nil.
+	Lend  bool
+	BufID int32
+
 	// Syscalls counts the syscalls the backend made for this op since its owner last
 	// reset it; Stamp is when its completion was queued (ns, the owner's clock), 0
 	// when not sampled. Both are for statistics and belong to the op's owner.

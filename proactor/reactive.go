@@ -22,6 +22,7 @@ type reactive struct {
 	seq    atomic.Uint32
 	table  fdTable
 	events []reactor.Event // Wait's buffer, owned by the single waiting goroutine
+	lend   lendPool
 }
 
 func newReactive(sink Sink) (*reactive, error) {
@@ -78,8 +79,12 @@ func (r *reactive) Submit(op *Op) {
 	}
 }
 
+func (r *reactive) SetLendBuffers(size, count int) error { return r.lend.configure(size, count) }
+
+func (r *reactive) ReleaseBuffer(id int32) { r.lend.put(id) }
+
 func (r *reactive) TryNow(op *Op) bool {
-	if op.Kind != OpRead && op.Kind != OpWrite {
+	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend {
 		return false
 	}
 	f := op.FD
@@ -191,6 +196,18 @@ func (r *reactive) syscall(op *Op) (int, error) {
 		var err error
 		switch op.Kind {
 		case OpRead:
+			if op.Lend {
+				// Borrow a buffer for this syscall only; keep it only if data came.
+				id, buf := r.lend.get()
+				n, err = unix.Read(fd, buf)
+				if err == nil && n > 0 {
+					op.Buf, op.BufID = buf, id
+				} else {
+					r.lend.put(id)
+					op.Buf = nil
+				}
+				break
+			}
 			if len(op.Buf) == 0 {
 				return 0, nil
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,14 @@ type uringBackend struct {
 	cqes []uring.CQE
 	done []completion
 
+	// Lent reads (Op.Lend): a provided-buffer ring made on first use, the buffers
+	// lent to handlers, and the reads that found it empty (ENOBUFS) and wait, out of
+	// the kernel, for a buffer to come back. Guarded by mu.
+	lendSize, lendCount int
+	bufs                *uring.BufRing
+	lent                []bool
+	starved             []*Op
+
 	efd         int     // eventfd whose read request wakes the waiter
 	wakeBuf     [8]byte // the read's target, in the backend (a heap object) until Shutdown
 	wakeArmed   bool    // the read is in the kernel (guarded by mu)
@@ -129,7 +138,7 @@ func (u *uringBackend) enter(toSubmit, minComplete, flags uint32, timeout time.D
 func (u *uringBackend) InFlight() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.ops
+	return u.ops + len(u.starved)
 }
 
 // Enters is how many io_uring_enter calls the backend has made.
@@ -297,7 +306,7 @@ func (u *uringBackend) Submit(op *Op) {
 		u.sink.Complete(op)
 		return
 	}
-	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 {
+	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 && !op.Lend {
 		finish(op, 0, nil)
 		u.sink.Complete(op)
 		return
@@ -339,6 +348,13 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 	op.Syscalls = 0 // no syscall of its own: the request rides on a shared enter
 	switch op.Kind {
 	case OpRead:
+		if op.Lend {
+			if err := u.lendRing(); err != nil {
+				return err
+			}
+			u.sqe().PrepRecvSelectMax(fd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
+			break
+		}
 		u.sqe().PrepRecv(fd, op.Buf, 0, ud)
 	case OpWrite:
 		u.sqe().PrepSend(fd, op.Buf, unix.MSG_NOSIGNAL, ud)
@@ -372,6 +388,95 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 		return fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
 	}
 	return nil
+}
+
+// lendRing makes the provided-buffer ring on first use; mu is held.
+func (u *uringBackend) lendRing() error {
+	if u.bufs != nil {
+		return nil
+	}
+	size, count := u.lendSize, u.lendCount
+	if size == 0 {
+		size, count = DefaultLendSize, DefaultLendCount
+	}
+	b, err := u.ring.RegisterBufRing(0, uint32(count), size)
+	if err != nil {
+		return err
+	}
+	u.bufs, u.lent = b, make([]bool, count)
+	return nil
+}
+
+func (u *uringBackend) SetLendBuffers(size, count int) error {
+	if size <= 0 || count <= 0 || count&(count-1) != 0 || count > 32768 {
+		return fmt.Errorf("proactor: lend buffers %d × %d: want a positive size and a power-of-two count up to 32768", count, size)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bufs != nil {
+		return errors.New("proactor: lend buffers already in use; configure them before the first read")
+	}
+	u.lendSize, u.lendCount = size, count
+	return nil
+}
+
+// ReleaseBuffer hands buffer id back to the kernel, and restarts the reads that were
+// waiting for one.
+func (u *uringBackend) ReleaseBuffer(id int32) {
+	u.mu.Lock()
+	if u.bufs == nil || id < 0 || int(id) >= len(u.lent) || !u.lent[id] {
+		u.mu.Unlock()
+		panic(fmt.Sprintf("proactor: lent buffer %d released twice or never lent", id))
+	}
+	u.lent[id] = false
+	if u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.bufs.Recycle(uint16(id))
+	u.bufs.Advance()
+	resubmit := len(u.starved) > 0
+	if resubmit {
+		u.restartStarved()
+	}
+	u.mu.Unlock()
+	if resubmit {
+		u.Flush()
+	}
+}
+
+// restartStarved submits again the reads that found no buffer; mu is held.
+func (u *uringBackend) restartStarved() {
+	for i, op := range u.starved {
+		u.starved[i] = nil
+		idx, s := u.alloc()
+		s.op = op
+		u.ops++
+		ud := makeUD(tagOp, s.gen, uint32(idx))
+		u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
+		op.ud = ud
+	}
+	u.starved = u.starved[:0]
+	u.ring.Publish()
+}
+
+// abortStarved finishes the waiting reads of f (every one when f is nil) with err;
+// mu is held. They are not in the kernel, so no cancel would reach them.
+func (u *uringBackend) abortStarved(f *FD, done []completion) []completion {
+	kept := u.starved[:0]
+	for _, op := range u.starved {
+		if f == nil || op.FD == f {
+			done = append(done, completion{op: op, err: abortErr(abortCancel)})
+			if f != nil && f.Closing() {
+				done[len(done)-1].err = ErrAbortedClosed
+			}
+			continue
+		}
+		kept = append(kept, op)
+	}
+	clear(u.starved[len(kept):])
+	u.starved = kept
+	return done
 }
 
 func (s *uslot) auxOf() *uringAux {
@@ -446,17 +551,35 @@ func (u *uringBackend) TryNow(op *Op) bool {
 // Perform is never needed: Wait returns finished ops only.
 func (u *uringBackend) Perform(op *Op) bool { return true }
 
+// settleStarved aborts f's reads waiting for a buffer and hands them to the sink; it
+// reports how many.
+func (u *uringBackend) settleStarved(f *FD) int {
+	u.mu.Lock()
+	if len(u.starved) == 0 {
+		u.mu.Unlock()
+		return 0
+	}
+	done := u.abortStarved(f, nil)
+	u.mu.Unlock()
+	for _, d := range done {
+		finish(d.op, 0, d.err)
+		u.sink.Complete(d.op)
+	}
+	return len(done)
+}
+
 func (u *uringBackend) Cancel(f *FD) int {
 	if !f.Acquire() {
 		return 0 // closed: Close cancelled everything
 	}
+	starved := u.settleStarved(f)
 	n := int(f.state.Load()&fdRefMask) - 1 // requests in flight, without this reference
 	if n <= 0 {
 		f.Release()
-		return 0
+		return starved
 	}
 	u.cancelFd(f)
-	return n
+	return n + starved
 }
 
 // cancelFd queues a cancel of every request on f and flushes it. The cancel keeps the
@@ -482,6 +605,15 @@ func (u *uringBackend) CancelOp(op *Op) bool {
 	u.mu.Lock()
 	ud := op.ud
 	if ud == 0 || u.closed {
+		for i, w := range u.starved {
+			if w == op {
+				u.starved = append(u.starved[:i], u.starved[i+1:]...)
+				u.mu.Unlock()
+				finish(op, 0, ErrAborted)
+				u.sink.Complete(op)
+				return true
+			}
+		}
 		u.mu.Unlock()
 		return false // not in the kernel: completed, or never submitted
 	}
@@ -499,6 +631,7 @@ func (u *uringBackend) Close(f *FD) error {
 	if err := f.markClosing(); err != nil {
 		return err
 	}
+	u.settleStarved(f)
 	if f.state.Load()&fdRefMask > 1 {
 		u.cancelFd(f) // takes over the closer's reference
 		return nil
@@ -592,6 +725,24 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				continue // stale: cannot happen while slots are freed only here
 			}
 			op := s.op
+			if op.Lend && c.Flags&uring.CQEFBuffer != 0 {
+				bid := uint16(c.Flags >> uring.CQEBufferShift)
+				if c.Res > 0 {
+					op.Buf, op.BufID = u.bufs.Buf(bid), int32(bid)
+					u.lent[bid] = true
+				} else {
+					u.bufs.Recycle(bid) // an error or the end of stream: nothing to lend
+					u.bufs.Advance()
+				}
+			}
+			if op.Lend && c.Res == -int32(unix.ENOBUFS) && op.abort.Load() == abortNone && !op.FD.Closing() {
+				// Every buffer is lent: the data waits in the socket until a
+				// handler gives one back (ReleaseBuffer restarts the read).
+				op.ud = 0
+				u.release(idx, s)
+				u.starved = append(u.starved, op)
+				continue
+			}
 			n, err, again := u.result(op, s, c.Res)
 			if again {
 				// Retry in place with the same slot and user data.
@@ -689,7 +840,21 @@ func (u *uringBackend) Shutdown() error {
 	for u.users.Load() != 0 {
 		runtime.Gosched() // a Flush or Wake in progress: one syscall at most
 	}
-	err := errors.Join(u.ring.Close(), unix.Close(u.efd))
+	var berr error
+	switch {
+	case u.bufs == nil:
+	case leaked || slices.Contains(u.lent, true):
+		// The kernel or a handler still holds a lent buffer: its memory stays
+		// mapped (and the backend reachable) for good rather than vanish under it.
+		if !leaked {
+			uringGraveyard.Lock()
+			uringGraveyard.kept = append(uringGraveyard.kept, u)
+			uringGraveyard.Unlock()
+		}
+	default:
+		berr = u.bufs.Close()
+	}
+	err := errors.Join(berr, u.ring.Close(), unix.Close(u.efd))
 	if leaked {
 		return errors.Join(err, errors.New("proactor: io_uring requests still in the kernel at shutdown; their memory is kept"))
 	}

@@ -41,7 +41,14 @@ func (e *SQE) PrepRecvMultishot(fd int, bgid uint16, ud uint64) {
 
 // PrepRecvSelect prepares a single recv into a buffer the kernel picks from group bgid.
 func (e *SQE) PrepRecvSelect(fd int, bgid uint16, ud uint64) {
-	e.Opcode, e.Fd, e.UserData = OpRecv, int32(fd), ud
+	e.PrepRecvSelectMax(fd, bgid, 0, ud)
+}
+
+// PrepRecvSelectMax is PrepRecvSelect reading at most max bytes; a single-shot recv
+// needs it (its length is not taken from the buffer), a multishot or bundle recv
+// takes 0 for "the whole buffer".
+func (e *SQE) PrepRecvSelectMax(fd int, bgid uint16, max uint32, ud uint64) {
+	e.Opcode, e.Fd, e.Len, e.UserData = OpRecv, int32(fd), max, ud
 	e.Flags = SQEBufferSelect
 	e.BufIndex = bgid
 }
