@@ -40,6 +40,7 @@ type server struct {
 	sessions map[*session]struct{}
 	draining bool
 	drained  func() // called once, when draining and the last session has closed
+	lend     bool   // sessions read into lent buffers (-lend)
 }
 
 // session echoes one connection: read some, write it all back, repeat. Its handlers
@@ -49,9 +50,18 @@ type session struct {
 	conn            *iocontext.TCPConn
 	buf             []byte
 	onRead, onWrite func(int, error)
+
+	// -lend: the read buffer is lent by the Context while the bytes are echoed, so
+	// an idle session holds none.
+	lent   iocontext.LentBuffer
+	onLent func(iocontext.LentBuffer, error)
 }
 
 func (srv *server) start(conn *iocontext.TCPConn) {
+	if srv.lend {
+		srv.startLent(conn)
+		return
+	}
 	s := &session{srv: srv, conn: conn, buf: make([]byte, 4096)}
 	s.onRead = func(n int, err error) {
 		if err != nil { // io.EOF: the client is done, or the server is draining
@@ -74,6 +84,35 @@ func (srv *server) start(conn *iocontext.TCPConn) {
 	}
 	srv.mu.Unlock()
 	conn.AsyncReadSome(s.buf, s.onRead)
+}
+
+// startLent echoes with lent read buffers: read, write the lent bytes back, release.
+func (srv *server) startLent(conn *iocontext.TCPConn) {
+	s := &session{srv: srv, conn: conn}
+	s.onLent = func(b iocontext.LentBuffer, err error) {
+		if err != nil {
+			s.close()
+			return
+		}
+		s.lent = b
+		s.conn.AsyncWrite(b.B, s.onWrite)
+	}
+	s.onWrite = func(_ int, err error) {
+		s.lent.Release()
+		s.lent = iocontext.LentBuffer{}
+		if err != nil {
+			s.close()
+			return
+		}
+		s.conn.AsyncReadLent(s.onLent)
+	}
+	srv.mu.Lock()
+	srv.sessions[s] = struct{}{}
+	if srv.draining {
+		conn.CloseRead()
+	}
+	srv.mu.Unlock()
+	conn.AsyncReadLent(s.onLent)
 }
 
 func (s *session) close() {
@@ -109,6 +148,7 @@ func main() {
 	metricsAddr := flag.String("metrics", "127.0.0.1:9100", "address serving /metrics (empty: off)")
 	stats := flag.Bool("stats", true, "keep engine statistics (off: /metrics shows zeros; for measuring their cost)")
 	grace := flag.Duration("grace", 5*time.Second, "how long a drain waits for connections to finish")
+	lend := flag.Bool("lend", false, "read into buffers lent by the Context (AsyncReadLent): an idle connection holds no buffer")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -120,7 +160,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &server{ctx: ctx, ln: ln, sessions: map[*session]struct{}{}}
+	srv := &server{ctx: ctx, ln: ln, sessions: map[*session]struct{}{}, lend: *lend}
 
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
