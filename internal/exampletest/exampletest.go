@@ -97,11 +97,17 @@ func Echo(t *testing.T, name string, args ...string) {
 	p := Run(t, Build(t, name), name, append([]string{"-addr", "127.0.0.1:0", "-runners", "2"}, args...)...)
 	metricsURL := ""
 	if slices.Contains(args, "-metrics") {
-		mm := regexp.MustCompile(`metrics on (\S+)`).FindStringSubmatch(p.Line())
-		if mm == nil {
+		// The lines after "listening on" say why the backend was chosen, then
+		// where the metrics are served.
+		re := regexp.MustCompile(`metrics on (\S+)`)
+		for i := 0; metricsURL == "" && i < 4; i++ {
+			if mm := re.FindStringSubmatch(p.Line()); mm != nil {
+				metricsURL = mm[1]
+			}
+		}
+		if metricsURL == "" {
 			t.Fatal("no metrics line")
 		}
-		metricsURL = mm[1]
 	}
 	for i := range 5 {
 		c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)
