@@ -259,9 +259,10 @@ func acceptSurvivesEMFILE(t *testing.T, be backend) {
 			c.Close()
 		}
 	}()
-	ln.AsyncAccept(accept)
 
-	// Run out of descriptors.
+	// Run out of descriptors. The first accept starts only then: io_uring reads the
+	// descriptor limit when a request is submitted (an accept armed earlier would
+	// still allocate up to the old limit), so the limit is lowered first.
 	var orig syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
 		t.Fatal(err)
@@ -308,6 +309,7 @@ func acceptSurvivesEMFILE(t *testing.T, be backend) {
 	if _, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
 		t.Fatalf("descriptor table not full: open = %v", err)
 	}
+	ln.AsyncAccept(accept)
 
 	if err := unix.Connect(clients[0], sa); err != nil {
 		t.Fatalf("connect: %v", err)

@@ -34,6 +34,7 @@ const (
 	tagOp     = 1 // an Op's request; the slot holds the op
 	tagCancel = 2 // a cancel request; the slot (if any) holds the FD reference it keeps
 	tagWake   = 3 // the eventfd read that wakes the waiter
+	tagAccept = 4 // a listener's multishot accept; the slot holds the FD reference it keeps
 	genMask   = 1<<24 - 1
 )
 
@@ -72,6 +73,21 @@ type completion struct {
 	fd  *FD // a reference to drop instead (cancel completions)
 }
 
+// acceptBacklog caps the connections a multishot accept takes ahead of the
+// application's accepts; at the cap the request is cancelled, and the kernel's own
+// listen queue holds the rest until the next accept re-arms it.
+const acceptBacklog = 64
+
+// acceptState is a listener's multishot accept: the kernel posts one completion per
+// connection, handed to the waiting accept op or kept in backlog until the next one.
+type acceptState struct {
+	armed   bool   // the multishot request is in the kernel
+	ud      uint64 // its user data, for a cancel
+	waiter  *Op    // the accept op waiting for a connection
+	backlog []int  // accepted descriptors no op has taken yet
+	err     error  // an error that ended the request while no op waited
+}
+
 // uringBackend is the proactive backend: every operation is an io_uring request.
 //
 // One ring per Context, shared by its runners without binding to a thread: any
@@ -103,6 +119,10 @@ type uringBackend struct {
 	bufs                *uring.BufRing
 	lent                []bool
 	starved             []*Op
+
+	// Listeners accept with one multishot request each (guarded by mu).
+	accepts map[*FD]*acceptState
+	waiting int // accept ops waiting for a connection, outside the kernel
 
 	efd         int     // eventfd whose read request wakes the waiter
 	wakeBuf     [8]byte // the read's target, in the backend (a heap object) until Shutdown
@@ -138,7 +158,7 @@ func (u *uringBackend) enter(toSubmit, minComplete, flags uint32, timeout time.D
 func (u *uringBackend) InFlight() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.ops + len(u.starved)
+	return u.ops + len(u.starved) + u.waiting
 }
 
 // Enters is how many io_uring_enter calls the backend has made.
@@ -326,6 +346,15 @@ func (u *uringBackend) Submit(op *Op) {
 		u.sink.Complete(op)
 		return
 	}
+	if op.Kind == OpAccept {
+		d, ok := u.submitAccept(op)
+		u.mu.Unlock()
+		if ok {
+			finish(op, d.n, d.err)
+			u.sink.Complete(op)
+		}
+		return
+	}
 	idx, s := u.alloc()
 	s.op = op
 	u.ops++
@@ -388,6 +417,103 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 		return fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
 	}
 	return nil
+}
+
+// submitAccept takes a connection the listener's multishot accept has already
+// accepted, or makes op wait for the next one, arming the request if it is not in the
+// kernel; ok reports a result for op now. mu is held; op holds a reference on its FD.
+func (u *uringBackend) submitAccept(op *Op) (d completion, ok bool) {
+	f := op.FD
+	if u.accepts == nil {
+		u.accepts = map[*FD]*acceptState{}
+	}
+	st := u.accepts[f]
+	if st == nil {
+		st = &acceptState{}
+		u.accepts[f] = st
+	}
+	if n := len(st.backlog); n > 0 {
+		fd := st.backlog[0]
+		copy(st.backlog, st.backlog[1:])
+		st.backlog = st.backlog[:n-1]
+		return completion{n: fd}, true
+	}
+	if err := st.err; err != nil {
+		st.err = nil
+		return completion{err: err}, true
+	}
+	st.waiter = op
+	u.waiting++
+	if !st.armed && f.Acquire() { // the request's own reference, until its last completion
+		idx, s := u.alloc()
+		s.fd = f
+		st.ud = makeUD(tagAccept, s.gen, uint32(idx))
+		u.sqe().PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
+		u.ring.Publish()
+		st.armed = true
+	}
+	return completion{}, false
+}
+
+// accepted handles a completion of a multishot accept; mu is held.
+func (u *uringBackend) accepted(c *uring.CQE, idx int32, s *uslot, done []completion) []completion {
+	f := s.fd
+	st := u.accepts[f]
+	more := c.Flags&uring.CQEFMore != 0
+	take := func(d completion) {
+		done = append(done, completion{op: st.waiter, n: d.n, err: d.err})
+		st.waiter = nil
+		u.waiting--
+	}
+	switch {
+	case c.Res >= 0 && st.waiter != nil:
+		take(completion{n: int(c.Res)})
+	case c.Res >= 0 && f.Closing():
+		unix.Close(int(c.Res))
+	case c.Res >= 0:
+		st.backlog = append(st.backlog, int(c.Res))
+		if len(st.backlog) >= acceptBacklog && more {
+			u.sqe().PrepCancel(st.ud, 0, makeUD(tagCancel, 0, 0))
+			u.ring.Publish()
+		}
+	case c.Res == -int32(unix.ECANCELED) && st.waiter != nil:
+		// Cancel or Close: the connections accepted before the cancel landed went
+		// to the waiter first, as results that completed before it.
+		err := ErrAborted
+		if f.Closing() {
+			err = ErrAbortedClosed
+		}
+		take(completion{err: err})
+	case c.Res == -int32(unix.ECONNABORTED), c.Res == -int32(unix.ECANCELED):
+		// A peer that gave up while queued; or the cancel at the backlog cap.
+	case st.waiter != nil:
+		take(completion{err: unix.Errno(-c.Res)})
+	default:
+		st.err = unix.Errno(-c.Res)
+	}
+	if more {
+		return done
+	}
+	// The request is over (an error, a cancel, a full CQ): drop its reference, and
+	// re-arm it for an op still waiting.
+	st.armed = false
+	u.release(idx, s)
+	done = append(done, completion{fd: f})
+	if st.waiter != nil && !f.Closing() && f.Acquire() {
+		idx, s := u.alloc()
+		s.fd = f
+		st.ud = makeUD(tagAccept, s.gen, uint32(idx))
+		u.sqe().PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
+		u.ring.Publish()
+		st.armed = true
+	}
+	if f.Closing() && st.waiter == nil {
+		for _, fd := range st.backlog {
+			unix.Close(fd)
+		}
+		delete(u.accepts, f)
+	}
+	return done
 }
 
 // lendRing makes the provided-buffer ring on first use; mu is held.
@@ -555,11 +681,35 @@ func (u *uringBackend) Perform(op *Op) bool { return true }
 // reports how many.
 func (u *uringBackend) settleStarved(f *FD) int {
 	u.mu.Lock()
-	if len(u.starved) == 0 {
+	var done []completion
+	if st := u.accepts[f]; st != nil {
+		// A waiter behind an armed request is settled by that request's last
+		// completion (the cancel that follows ends it), after any connection
+		// accepted before; one with nothing in the kernel is aborted here.
+		if st.waiter != nil && !st.armed {
+			err := ErrAborted
+			if f.Closing() {
+				err = ErrAbortedClosed
+			}
+			done = append(done, completion{op: st.waiter, err: err})
+			st.waiter = nil
+			u.waiting--
+		}
+		if f.Closing() {
+			for _, fd := range st.backlog {
+				unix.Close(fd)
+			}
+			st.backlog = nil
+			if !st.armed {
+				delete(u.accepts, f)
+			}
+		}
+	}
+	if len(u.starved) == 0 && len(done) == 0 {
 		u.mu.Unlock()
 		return 0
 	}
-	done := u.abortStarved(f, nil)
+	done = u.abortStarved(f, done)
 	u.mu.Unlock()
 	for _, d := range done {
 		finish(d.op, 0, d.err)
@@ -604,6 +754,14 @@ func (u *uringBackend) cancelFd(f *FD) {
 func (u *uringBackend) CancelOp(op *Op) bool {
 	u.mu.Lock()
 	ud := op.ud
+	if st := u.accepts[op.FD]; st != nil && st.waiter == op {
+		st.waiter = nil
+		u.waiting--
+		u.mu.Unlock()
+		finish(op, 0, ErrAborted)
+		u.sink.Complete(op)
+		return true
+	}
 	if ud == 0 || u.closed {
 		for i, w := range u.starved {
 			if w == op {
@@ -706,6 +864,15 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			if !u.closed {
 				u.armWake()
 			}
+		case tagAccept:
+			if idx >= u.nslots {
+				continue
+			}
+			s := u.slot(idx)
+			if s.gen != gen || !s.used {
+				continue
+			}
+			done = u.accepted(c, idx, s, done)
 		case tagCancel:
 			if c.UserData == makeUD(tagCancel, 0, 0) {
 				continue // a cancel of one op: nothing to settle
