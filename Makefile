@@ -7,7 +7,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 ADDR      ?= 127.0.0.1:7000
 CROSS_OS  := darwin freebsd netbsd openbsd
 
-.PHONY: run test lint vet staticcheck cross bench bench-full build
+.PHONY: run test lint vet staticcheck cross bench bench-full bench-go build
 
 build:
 	$(GO) build ./...
@@ -39,11 +39,21 @@ cross:
 		GOOS=$$os $(GO) vet ./... ; \
 	done
 
-# A short benchmark run (about a minute): scheduler, timers and echo against Go net.
+# A short run of the benchmark matrix of issue #8: every scenario and server, a subset
+# of the configurations, under 5 minutes with installs and builds. coio against Go
+# net, gnet, nbio, netpoll and Asio (echo, skew, idle memory) and net/http, fasthttp,
+# gnet (HTTP with wrk). Installs what it needs (wrk, g++, libasio-dev, liburing-dev)
+# with apt-get; writes bench/results/matrix-<UTC date>/ (results.jsonl, results.md,
+# PNG charts).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 100000x -count 1 ./iocontext/
+	bench/scripts/matrix.sh --preset short
 
-# The echo comparison against every peer (Go net, Asio, gnet, nbio, netpoll), server
-# CPU per message at 100 and 1,000 connections; about 15 minutes on a quiet machine.
+# The whole matrix (64 B and 4 KiB, 100 and 1,000 connections, depth 1 and 16, skew at
+# 100 and 1,000 connections, idle memory at 10,000 and 19,000, HTTP at 100 and 1,000;
+# 2 s warmup, 10 s window, A B B A); about 50 minutes on a quiet machine.
 bench-full:
-	bench/scripts/cpu-per-msg.sh --servers "coio coro asio gnet nbio netpoll gonet" --conns "100 1000" --reps 2
+	bench/scripts/matrix.sh --preset full
+
+# Go benchmarks of the engine (about a minute): scheduler, timers and echo against Go net.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime 100000x -count 1 ./iocontext/

@@ -6,6 +6,9 @@
 //	benchreport -num coio -den gonet < results.jsonl > results.md
 //	benchreport -progress < results.jsonl     # one line per run
 //
+// Given the JSON lines of a benchmatrix run (rows that name their "scenario"), it
+// writes that run's report instead (the results.md benchmatrix writes itself).
+//
 // The server's name is the run's "server" label (echoload -label server=NAME). Runs
 // where other processes used more than -noisy percent of a core during the window, or
 // whose quietness check before the run failed (label quiet=no), are marked.
@@ -13,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"flag"
@@ -22,6 +26,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/coionet/coio/bench/internal/results"
 )
 
 // run holds the fields of an echoload JSON line that the report uses.
@@ -65,7 +71,15 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchreport: ")
 
-	runs, err := read(os.Stdin)
+	input, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if rows, err := results.Read(bytes.NewReader(input)); err == nil && results.IsMatrix(rows) && !*progress {
+		results.WriteMarkdown(os.Stdout, rows)
+		return
+	}
+	runs, err := read(bytes.NewReader(input))
 	if err != nil {
 		log.Fatal(err)
 	}

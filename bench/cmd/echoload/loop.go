@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"time"
 
@@ -22,9 +23,12 @@ type conn struct {
 	toSend  int    // bytes queued but not yet written
 	done    uint64 // messages completed since the load started
 	atStart uint64 // done when the measured window opened
+	ring    int    // where this connection's send-time ring starts in gen.sendAt
+	depth   int    // messages in flight: the ring's length
 	head    int    // index in the send-time ring of the oldest message
 	state   uint8
 	ready   bool // on the ready list
+	heavy   bool // one of the -skew connections, with a deeper pipeline
 }
 
 const (
@@ -39,8 +43,8 @@ type gen struct {
 	cfg     config
 	epfd    int
 	conns   []conn
-	sendAt  []int64 // conns[i]'s ring is sendAt[i*depth : (i+1)*depth]; ns since base
-	payload []byte  // depth*size bytes: what any connection writes
+	sendAt  []int64 // conns[i]'s ring is sendAt[c.ring : c.ring+c.depth]; ns since base
+	payload []byte  // (largest depth)*size bytes: what any connection writes
 	rbuf    []byte  // where every read lands; the echoed bytes are counted, not kept
 	events  []unix.EpollEvent
 	readyQ  []int32 // connections with work left over from the last turn
@@ -48,6 +52,10 @@ type gen struct {
 
 	measuring bool
 	hist      histogram
+	// With -skew, the light and the heavy connections' latencies are also recorded
+	// apart (class[0] light, class[1] heavy).
+	class  [2]histogram
+	skewed bool
 
 	// Counters for the whole run; snapshots at the window's edges give the window's.
 	reads, writes, waits uint64
@@ -60,24 +68,55 @@ func newGen(cfg config) (*gen, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
+	heavy := heavySet(cfg.conns, cfg.heavyConns())
+	maxDepth := cfg.depth
+	if len(heavy) > 0 {
+		maxDepth = cfg.heavyDepth()
+	}
 	g := &gen{
 		cfg:     cfg,
 		epfd:    epfd,
 		conns:   make([]conn, cfg.conns),
-		sendAt:  make([]int64, cfg.conns*cfg.depth),
-		payload: make([]byte, cfg.depth*cfg.size),
+		payload: make([]byte, maxDepth*cfg.size),
 		rbuf:    make([]byte, 64<<10),
 		events:  make([]unix.EpollEvent, 256),
 		readyQ:  make([]int32, 0, 2*cfg.conns), // a connection is queued at most twice
 		base:    time.Now(),
+		skewed:  len(heavy) > 0,
 	}
 	for i := range g.payload {
 		g.payload[i] = byte('a' + i%26)
 	}
+	ring := 0
 	for i := range g.conns {
-		g.conns[i].fd = -1
+		c := &g.conns[i]
+		c.fd = -1
+		c.heavy = heavy[i]
+		c.depth = cfg.depth
+		if c.heavy {
+			c.depth = cfg.heavyDepth()
+		}
+		c.ring = ring
+		ring += c.depth
 	}
+	g.sendAt = make([]int64, ring)
 	return g, nil
+}
+
+// heavySet chooses which of n connections are the h heavy ones: a fixed-seed
+// shuffle, so that they are spread over the connection (and so accept) order with no
+// stride that a round-robin acceptor could line up with, and are the same in every
+// run.
+func heavySet(n, h int) map[int]bool {
+	set := make(map[int]bool, h)
+	if h <= 0 {
+		return set
+	}
+	r := rand.New(rand.NewPCG(0x5eed, 0xc010))
+	for _, i := range r.Perm(n)[:h] {
+		set[i] = true
+	}
+	return set
 }
 
 // now returns monotonic nanoseconds since g.base (time.Since reads the vDSO clock and
@@ -219,8 +258,8 @@ func (g *gen) run(start, end *window) error {
 	t0 := g.now()
 	for i := range g.conns {
 		c := &g.conns[i]
-		c.toSend = g.cfg.depth * g.cfg.size
-		ring := g.sendAt[i*g.cfg.depth : (i+1)*g.cfg.depth]
+		c.toSend = c.depth * g.cfg.size
+		ring := g.sendAt[c.ring : c.ring+c.depth]
 		for k := range ring {
 			ring[k] = t0
 		}
@@ -239,6 +278,8 @@ func (g *gen) run(start, end *window) error {
 				g.conns[i].atStart = g.conns[i].done
 			}
 			g.hist.Reset()
+			g.class[0].Reset()
+			g.class[1].Reset()
 			g.measuring = true
 			now = g.now()
 		}
@@ -334,7 +375,7 @@ func (g *gen) serve(i int32, in bool) {
 // timed against its send time and replaced by a new one, queued for writing.
 func (g *gen) complete(i int32, got int) {
 	c := &g.conns[i]
-	size, depth := g.cfg.size, g.cfg.depth
+	size, depth := g.cfg.size, c.depth
 	c.rx += got
 	msgs := c.rx / size
 	if msgs == 0 {
@@ -346,10 +387,14 @@ func (g *gen) complete(i int32, got int) {
 		return
 	}
 	now := g.now()
-	ring := g.sendAt[int(i)*depth : (int(i)+1)*depth]
+	ring := g.sendAt[c.ring : c.ring+depth]
 	for range msgs {
 		if g.measuring {
-			g.hist.Record(now - ring[c.head])
+			lat := now - ring[c.head]
+			g.hist.Record(lat)
+			if g.skewed {
+				g.class[classOf(c)].Record(lat)
+			}
 		}
 		ring[c.head] = now // the new message takes the finished one's place
 		c.head++
@@ -389,6 +434,14 @@ func (g *gen) flush(i int32) {
 	if c.toSend > 0 {
 		g.markReady(i)
 	}
+}
+
+// classOf is the index in gen.class of c's latency histogram: 0 light, 1 heavy.
+func classOf(c *conn) int {
+	if c.heavy {
+		return 1
+	}
+	return 0
 }
 
 func (g *gen) markReady(i int32) {

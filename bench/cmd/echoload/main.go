@@ -18,6 +18,10 @@
 //     ahead on the connection);
 //   - fairness over the per-connection completed messages: Jain's index and the
 //     slowest connection's share of the mean;
+//   - with -skew F, a fraction F of the connections are heavy (-skew-factor times
+//     -depth messages in flight): throughput, latency and fairness of the light and
+//     the heavy connections apart, and how many times a light connection's
+//     throughput a heavy one got;
 //   - its own CPU time (getrusage) per message and as a percentage of one core, its
 //     system calls per message, and its allocations during the window (expected 0);
 //   - with -server-pid, the server's utime+stime from /proc/PID/stat sampled at the
@@ -34,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -55,6 +60,8 @@ type config struct {
 	duration       time.Duration
 	connectTimeout time.Duration
 	sources        int
+	skew           float64 // fraction of heavy connections (0: none)
+	skewFactor     int     // a heavy connection's depth is skewFactor × depth
 	serverPID      int
 	jsonOut        bool
 	labels         labels
@@ -94,6 +101,8 @@ func parseFlags() (config, error) {
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window")
 	flag.DurationVar(&cfg.connectTimeout, "connect-timeout", 10*time.Second, "time allowed to establish every connection")
 	flag.IntVar(&cfg.sources, "sources", -1, "number of source addresses 127.0.0.2, 127.0.0.3, ... to bind (0: let the kernel pick 127.0.0.1; -1: 0 up to 20000 connections, then one per 20000)")
+	flag.Float64Var(&cfg.skew, "skew", 0, "`fraction` of the connections (e.g. 0.1) that are heavy: they keep -skew-factor times -depth messages in flight, and the light connections' throughput and latency are reported apart")
+	flag.IntVar(&cfg.skewFactor, "skew-factor", 20, "how many times deeper a heavy connection's pipeline is than -depth")
 	flag.IntVar(&cfg.serverPID, "server-pid", 0, "`PID` of the server, whose CPU time is read from /proc at the window's edges")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print one JSON line instead of text")
 	flag.Var(cfg.labels, "label", "`key=value` copied into the JSON output's labels (repeatable)")
@@ -134,6 +143,16 @@ func parseFlags() (config, error) {
 		return cfg, fmt.Errorf("-connect-timeout %v: want 0..10m", cfg.connectTimeout)
 	case cfg.sources > 250:
 		return cfg, fmt.Errorf("-sources %d: want at most 250", cfg.sources)
+	case cfg.skew < 0 || cfg.skew >= 1:
+		return cfg, fmt.Errorf("-skew %v: want 0 (off) or a fraction below 1", cfg.skew)
+	case cfg.skew > 0 && (cfg.skewFactor < 1 || cfg.skewFactor > 1000):
+		return cfg, fmt.Errorf("-skew-factor %d: want 1..1000", cfg.skewFactor)
+	case cfg.skew > 0 && (cfg.heavyConns() == 0 || cfg.heavyConns() == cfg.conns):
+		return cfg, fmt.Errorf("-skew %v of %d connections leaves no heavy or no light connection", cfg.skew, cfg.conns)
+	case cfg.skew > 0 && cfg.heavyDepth() > 1<<16:
+		return cfg, fmt.Errorf("-depth × -skew-factor = %d: want at most 65536", cfg.heavyDepth())
+	case cfg.skew > 0 && cfg.size*cfg.heavyDepth() > 16<<20:
+		return cfg, fmt.Errorf("-size × -depth × -skew-factor = %d: want at most 16 MiB in flight per connection", cfg.size*cfg.heavyDepth())
 	}
 	if cfg.sources < 0 {
 		cfg.sources = 0
@@ -142,6 +161,33 @@ func parseFlags() (config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// heavyConns is the number of heavy connections: -skew of -conns, rounded to the
+// nearest (0 without -skew).
+func (c config) heavyConns() int {
+	if c.skew <= 0 {
+		return 0
+	}
+	return int(math.Round(c.skew * float64(c.conns)))
+}
+
+// heavyDepth is a heavy connection's pipelining depth.
+func (c config) heavyDepth() int { return c.depth * c.skewFactor }
+
+// classResult is the throughput, latency and fairness of one class of connections
+// (light or heavy) in a -skew run.
+type classResult struct {
+	Conns        int     `json:"conns"`
+	Depth        int     `json:"depth"`
+	MsgsPerS     float64 `json:"msgs_per_s"`
+	PerConnPerS  float64 `json:"per_conn_msgs_per_s"`
+	P50Us        float64 `json:"p50_us"`
+	P99Us        float64 `json:"p99_us"`
+	P999Us       float64 `json:"p999_us"`
+	MaxUs        float64 `json:"max_us"`
+	Jain         float64 `json:"jain"`
+	SlowestShare float64 `json:"slowest_share"`
 }
 
 // result is what one run reports; it is the JSON line.
@@ -169,8 +215,16 @@ type result struct {
 
 	Jain         float64 `json:"jain"`
 	SlowestShare float64 `json:"slowest_share"` // min per-connection count / mean
-	ConnErrors   int     `json:"conn_errors"`
-	FirstError   string  `json:"first_error,omitempty"`
+	// With -skew: the light and heavy connections apart, and how many times a heavy
+	// connection's throughput the server gave compared with a light one's (the offered
+	// ratio is -skew-factor).
+	Skew          float64      `json:"skew,omitempty"`
+	SkewFactor    int          `json:"skew_factor,omitempty"`
+	Light         *classResult `json:"light,omitempty"`
+	Heavy         *classResult `json:"heavy,omitempty"`
+	HeavyPerLight float64      `json:"heavy_per_light,omitempty"`
+	ConnErrors    int          `json:"conn_errors"`
+	FirstError    string       `json:"first_error,omitempty"`
 
 	GenCPUS        float64 `json:"gen_cpu_s"`
 	GenCPUPct      float64 `json:"gen_cpu_pct"` // of one core
@@ -287,20 +341,8 @@ func (g *gen) report(start, end *window) result {
 	}
 
 	// Per-connection completions over the window: throughput and fairness.
-	var sum, sumSq float64
-	minCount := ^uint64(0)
-	for i := range g.conns {
-		x := g.conns[i].done - g.conns[i].atStart
-		r.Msgs += x
-		sum += float64(x)
-		sumSq += float64(x) * float64(x)
-		minCount = min(minCount, x)
-	}
-	n := float64(len(g.conns))
-	if sumSq > 0 {
-		r.Jain = sum * sum / (n * sumSq)
-		r.SlowestShare = float64(minCount) / (sum / n)
-	}
+	all := fairness(g.conns, func(*conn) bool { return true })
+	r.Msgs, r.Jain, r.SlowestShare = all.msgs, all.jain, all.slowest
 	msgs := float64(r.Msgs)
 	perMsg := func(v float64) float64 {
 		if msgs == 0 {
@@ -318,6 +360,36 @@ func (g *gen) report(start, end *window) result {
 	r.P99Us = float64(h.Quantile(0.99)) / 1e3
 	r.P999Us = float64(h.Quantile(0.999)) / 1e3
 	r.MaxUs = float64(h.max) / 1e3
+
+	if g.skewed {
+		r.Skew, r.SkewFactor = cfg.skew, cfg.skewFactor
+		class := func(heavy bool, h *histogram) *classResult {
+			f := fairness(g.conns, func(c *conn) bool { return c.heavy == heavy })
+			depth := cfg.depth
+			if heavy {
+				depth = cfg.heavyDepth()
+			}
+			cr := &classResult{
+				Conns:        f.n,
+				Depth:        depth,
+				MsgsPerS:     float64(f.msgs) / secs,
+				P50Us:        float64(h.Quantile(0.50)) / 1e3,
+				P99Us:        float64(h.Quantile(0.99)) / 1e3,
+				P999Us:       float64(h.Quantile(0.999)) / 1e3,
+				MaxUs:        float64(h.max) / 1e3,
+				Jain:         f.jain,
+				SlowestShare: f.slowest,
+			}
+			if f.n > 0 {
+				cr.PerConnPerS = cr.MsgsPerS / float64(f.n)
+			}
+			return cr
+		}
+		r.Light, r.Heavy = class(false, &g.class[0]), class(true, &g.class[1])
+		if r.Light.PerConnPerS > 0 {
+			r.HeavyPerLight = r.Heavy.PerConnPerS / r.Light.PerConnPerS
+		}
+	}
 
 	genCPU := (end.selfUser + end.selfSys - start.selfUser - start.selfSys).Seconds()
 	r.GenCPUS = genCPU
@@ -359,6 +431,39 @@ func (g *gen) report(start, end *window) result {
 	return r
 }
 
+// share is the completions of a set of connections over the window and their
+// fairness: Jain's index (Σx)²/(n·Σx²) and the slowest one's count over the mean.
+type share struct {
+	n             int
+	msgs          uint64
+	jain, slowest float64
+}
+
+// fairness computes the share of the connections that in selects.
+func fairness(conns []conn, in func(*conn) bool) share {
+	var s share
+	var sum, sumSq float64
+	minCount := ^uint64(0)
+	for i := range conns {
+		c := &conns[i]
+		if !in(c) {
+			continue
+		}
+		x := c.done - c.atStart
+		s.n++
+		s.msgs += x
+		sum += float64(x)
+		sumSq += float64(x) * float64(x)
+		minCount = min(minCount, x)
+	}
+	if sumSq > 0 {
+		n := float64(s.n)
+		s.jain = sum * sum / (n * sumSq)
+		s.slowest = float64(minCount) / (sum / n)
+	}
+	return s
+}
+
 func printText(r result) {
 	fmt.Printf("echoload: %s, %d conns, %d B, depth %d, window %.2fs after %.1fs warmup\n",
 		r.Addr, r.Conns, r.Size, r.Depth, r.WindowS, r.WarmupS)
@@ -366,6 +471,19 @@ func printText(r result) {
 	fmt.Printf("  latency     p50 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  mean %.1f µs (%d samples)\n",
 		r.P50Us, r.P99Us, r.P999Us, r.MaxUs, r.LatMeanUs, r.LatSamples)
 	fmt.Printf("  fairness    Jain %.4f, slowest connection %.1f%% of the mean\n", r.Jain, 100*r.SlowestShare)
+	for _, c := range []struct {
+		name string
+		r    *classResult
+	}{{"light", r.Light}, {"heavy", r.Heavy}} {
+		if c.r == nil {
+			continue
+		}
+		fmt.Printf("  %-5s       %d conns at depth %d: %.0f msg/s (%.0f per conn), p50 %.1f µs  p99 %.1f µs  p99.9 %.1f µs, Jain %.4f, slowest %.1f%%\n",
+			c.name, c.r.Conns, c.r.Depth, c.r.MsgsPerS, c.r.PerConnPerS, c.r.P50Us, c.r.P99Us, c.r.P999Us, c.r.Jain, 100*c.r.SlowestShare)
+	}
+	if r.Heavy != nil {
+		fmt.Printf("  skew        a heavy connection got %.1f× a light one's throughput (offered %d×)\n", r.HeavyPerLight, r.SkewFactor)
+	}
 	fmt.Printf("  generator   %.1f%% of a core (user %.1f%%), %.3f µs/msg, %.2f reads %.2f writes %.3f epoll_waits per msg, %d allocs, cpus %s\n",
 		r.GenCPUPct, r.GenUserPct, r.GenCPUUsPerMsg, r.GenReadsPerMsg, r.GenWritePerMsg, r.GenWaitsPerMsg, r.GenAllocs, r.GenCPUs)
 	if r.ServerPID > 0 && r.ServerStatError == "" {

@@ -8,7 +8,8 @@
 //
 //   - Network "tcp", Addrs {-addr}.
 //   - NPoller 0, which nbio turns into max(1, NumCPU/4): one poller goroutine when
-//     pinned to one core (and for up to 7 CPUs).
+//     pinned to one core (and for up to 7 CPUs). -npoller N sets it; the two-core
+//     runs use 2, one poller per core.
 //   - defaults kept: level-triggered epoll (EpollMod EPOLLLT), reads in the poller
 //     goroutine (AsyncReadInPoller false), 64 KiB read buffer, no write-buffer limit,
 //     the default read count per fd and event loop, LockPoller / LockListener off,
@@ -37,6 +38,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	npoller := flag.Int("npoller", 0, "poller goroutines (0: nbio's default, max(1, NumCPU/4))")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("nbio: ")
@@ -45,6 +47,7 @@ func main() {
 	engine := nbio.NewEngine(nbio.Config{
 		Network: "tcp",
 		Addrs:   []string{*addr},
+		NPoller: *npoller,
 	})
 	engine.OnData(func(c *nbio.Conn, data []byte) {
 		if _, err := c.Write(data); err != nil {

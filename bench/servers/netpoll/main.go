@@ -10,6 +10,8 @@
 //     no options (no read, write or idle timeouts).
 //   - pollers: netpoll's default, GOMAXPROCS/20 + 1, so one poller when GOMAXPROCS is
 //     1; the guide's heavy-I/O advice, SetNumLoops(GOMAXPROCS), gives the same here.
+//     -loops N sets netpoll.Config.PollerNum (what SetNumLoops did); the two-core
+//     runs use 2 (that advice again).
 //   - netpoll.DisableGopool(): the guide says to turn the goroutine pool off when the
 //     service has no stack-growth problem (an echo has none), so each OnRequest run
 //     gets a plain goroutine.
@@ -59,12 +61,20 @@ func echo(_ context.Context, conn netpoll.Connection) error {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	loops := flag.Int("loops", 0, "pollers, netpoll.SetNumLoops (0: netpoll's default, GOMAXPROCS/20+1)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("netpoll: ")
 
 	if err := netpoll.DisableGopool(); err != nil {
 		log.Fatal(err)
+	}
+	pollers := runtime.GOMAXPROCS(0)/20 + 1
+	if *loops > 0 {
+		if err := netpoll.Configure(netpoll.Config{PollerNum: *loops, LoadBalance: netpoll.RoundRobin}); err != nil {
+			log.Fatal(err)
+		}
+		pollers = *loops
 	}
 	ln, err := netpoll.CreateListener("tcp", *addr)
 	if err != nil {
@@ -87,7 +97,7 @@ func main() {
 		os.Exit(0)
 	}()
 
-	fmt.Printf("netpoll: listening on %s (GOMAXPROCS %d, pollers %d)\n", ln.Addr(), runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0)/20+1)
+	fmt.Printf("netpoll: listening on %s (GOMAXPROCS %d, pollers %d)\n", ln.Addr(), runtime.GOMAXPROCS(0), pollers)
 	if err := loop.Serve(ln); err != nil {
 		log.Fatal(err)
 	}
