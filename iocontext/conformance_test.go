@@ -49,6 +49,7 @@ var conformanceBackends = []backendCase{
 	{"epoll", proactor.Epoll, []string{"linux"}},
 	{"kqueue", proactor.Kqueue, []string{"darwin", "freebsd", "netbsd", "openbsd"}},
 	{"iouring", proactor.IOURing, []string{"linux"}},
+	{"iouring-locked", proactor.IOURingLocked, []string{"linux"}},
 }
 
 // backend is the backend a subtest runs on.

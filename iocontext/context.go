@@ -127,7 +127,7 @@ func New(opts ...Option) (*Context, error) {
 		}
 	}
 	c.be, c.info = be, info
-	c.batching = info.Kind == proactor.IOURing
+	c.batching = info.Kind == proactor.IOURing || info.Kind == proactor.IOURingLocked
 	c.offload.size = cfg.offload
 	c.timers.init()
 	empty := []*runner{}

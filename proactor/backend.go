@@ -85,6 +85,10 @@ const (
 	Epoll               // Linux epoll, reactive
 	Kqueue              // BSD and darwin kqueue, reactive
 	IOURing             // Linux io_uring, proactive
+	// IOURingLocked is io_uring with one owner thread per ring (SINGLE_ISSUER,
+	// DEFER_TASKRUN) handing completions to the runners: the variant measured
+	// against IOURing (ARCHITECTURE.md); Auto never picks it.
+	IOURingLocked
 )
 
 func (k Kind) String() string {
@@ -97,6 +101,8 @@ func (k Kind) String() string {
 		return "kqueue"
 	case IOURing:
 		return "iouring"
+	case IOURingLocked:
+		return "iouring-locked"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -112,8 +118,10 @@ func ParseKind(s string) (Kind, error) {
 		return Kqueue, nil
 	case "iouring", "io_uring", "uring":
 		return IOURing, nil
+	case "iouring-locked":
+		return IOURingLocked, nil
 	}
-	return Auto, fmt.Errorf("proactor: unknown backend %q (want auto, epoll, kqueue or iouring)", s)
+	return Auto, fmt.Errorf("proactor: unknown backend %q (want auto, epoll, kqueue, iouring or iouring-locked)", s)
 }
 
 // EnvVar names the environment variable that overrides the requested backend.
@@ -142,7 +150,7 @@ func Open(want Kind, sink Sink) (Backend, Info, error) {
 			b, err := newReactive(sink)
 			return b, Info{Kind: reactive, Reason: "auto: io_uring is Linux only; using " + reactive.String()}, err
 		}
-		u, desc, uerr := openUring(sink)
+		u, desc, uerr := openUring(sink, false)
 		if uerr == nil {
 			return u, Info{Kind: IOURing, Reason: "auto: io_uring available (" + desc + ")"}, nil
 		}
@@ -154,12 +162,12 @@ func Open(want Kind, sink Sink) (Backend, Info, error) {
 		}
 		b, err := newReactive(sink)
 		return b, Info{Kind: want, Reason: why}, err
-	case IOURing:
-		u, desc, err := openUring(sink)
+	case IOURing, IOURingLocked:
+		u, desc, err := openUring(sink, want == IOURingLocked)
 		if err != nil {
-			return nil, Info{}, fmt.Errorf("proactor: backend iouring unavailable (%s): %w", why, err)
+			return nil, Info{}, fmt.Errorf("proactor: backend %v unavailable (%s): %w", want, why, err)
 		}
-		return u, Info{Kind: IOURing, Reason: why + " (" + desc + ")"}, nil
+		return u, Info{Kind: want, Reason: why + " (" + desc + ")"}, nil
 	}
 	return nil, Info{}, fmt.Errorf("proactor: unknown backend %v", want)
 }

@@ -57,8 +57,12 @@ func (f *FD) Release() {
 	if s&fdRefMask == fdRefMask {
 		panic("proactor: FD reference count went below zero")
 	}
-	if s == fdClosing && f.state.CompareAndSwap(fdClosing, fdClosing|fdDestroyed) {
+	// The last reference: take one more for the destruction, so that the FD is
+	// marked destroyed (and may be registered again by its owner) only once destroy
+	// has finished with its descriptor number.
+	if s == fdClosing && f.state.CompareAndSwap(fdClosing, fdClosing+1) {
 		f.be.destroy(f)
+		f.state.Add(fdDestroyed - 1)
 	}
 }
 

@@ -131,6 +131,8 @@ type uringBackend struct {
 
 	enters atomic.Uint64 // io_uring_enter calls, for statistics
 
+	lk *lockedState // the thread-bound variant's state; nil in the shared-ring one
+
 	// gone is set when Shutdown is about to unmap the ring; users counts the calls
 	// from outside the waiter (Flush, Wake) that are touching it, which Shutdown
 	// waits out. A Flush or Wake after Shutdown (a late submitter) does nothing.
@@ -179,8 +181,28 @@ var uringRequired = []struct {
 
 // newUring sets up the io_uring backend, or says why the kernel does not allow it.
 func newUring(sink Sink) (*uringBackend, error) {
+	u, err := setupUring(sink, 0)
+	if err != nil {
+		return nil, err
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		u.ring.Close()
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	u.efd = efd
+	u.mu.Lock()
+	u.armWake()
+	u.mu.Unlock()
+	u.Flush()
+	return u, nil
+}
+
+// setupUring creates the ring with the extra set-up flags and checks that the kernel
+// has what the backend needs.
+func setupUring(sink Sink, flags uint32) (*uringBackend, error) {
 	p := uring.Params{
-		Flags:     uring.SetupCQSize | uring.SetupClamp | uring.SetupSubmitAll | uring.SetupNoSQArray,
+		Flags:     flags | uring.SetupCQSize | uring.SetupClamp | uring.SetupSubmitAll | uring.SetupNoSQArray,
 		CqEntries: uringCQEntries,
 	}
 	ring, err := uringSetup(uringSQEntries, &p)
@@ -207,23 +229,14 @@ func newUring(sink Sink) (*uringBackend, error) {
 			return fail(fmt.Errorf("io_uring lacks opcode %s", r.name))
 		}
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fail(os.NewSyscallError("eventfd", err))
-	}
 	u := &uringBackend{
-		ring: ring, sink: sink, free: -1, efd: efd,
+		ring: ring, sink: sink, free: -1, efd: -1,
 		cqes: make([]uring.CQE, uringReapBatch),
 		done: make([]completion, 0, uringReapBatch),
 	}
 	if err := u.probeCancelFd(); err != nil {
-		unix.Close(efd)
 		return fail(err)
 	}
-	u.mu.Lock()
-	u.armWake()
-	u.mu.Unlock()
-	u.Flush()
 	pp := ring.Params()
 	u.desc = fmt.Sprintf("sq %d, cq %d, setup flags %#x, features %#x", pp.SqEntries, pp.CqEntries, pp.Flags, pp.Features)
 	return u, nil
@@ -233,7 +246,7 @@ func newUring(sink Sink) (*uringBackend, error) {
 // Cancel and Close rely on: a cancel of nothing answers ENOENT, an unknown flag EINVAL.
 func (u *uringBackend) probeCancelFd() error {
 	e := u.ring.GetSQE()
-	e.PrepCancelFd(u.efd, makeUD(tagCancel, 0, 0))
+	e.PrepCancelFd(u.ring.Fd(), makeUD(tagCancel, 0, 0))
 	u.ring.Publish()
 	if _, err := u.ring.Enter(1, 1, uring.EnterGetEvents, time.Second); err != nil {
 		return os.NewSyscallError("io_uring_enter", err)
@@ -248,7 +261,12 @@ func (u *uringBackend) probeCancelFd() error {
 	return nil
 }
 
-func (u *uringBackend) Name() string { return "iouring" }
+func (u *uringBackend) Name() string {
+	if u.lk != nil {
+		return "iouring-locked"
+	}
+	return "iouring"
+}
 
 func (u *uringBackend) Register(f *FD, sysfd int) error {
 	if sysfd < 0 {
@@ -309,6 +327,14 @@ func (u *uringBackend) sqe() *uring.SQE {
 			return e
 		}
 		u.ring.Publish()
+		if u.lk != nil {
+			// Only the owner may submit: wake it and wait for room.
+			u.mu.Unlock()
+			u.kickOwner()
+			runtime.Gosched()
+			u.mu.Lock()
+			continue
+		}
 		if _, err := u.enter(u.ring.SQPending(), 0, 0, -1); err != nil && err != unix.EINTR {
 			// EAGAIN/EBUSY: the kernel is short of memory or still flushing an
 			// overflowed CQ; let the waiter reap and try again.
@@ -537,6 +563,25 @@ func (u *uringBackend) SetLendBuffers(size, count int) error {
 	if size <= 0 || count <= 0 || count&(count-1) != 0 || count > 32768 {
 		return fmt.Errorf("proactor: lend buffers %d × %d: want a positive size and a power-of-two count up to 32768", count, size)
 	}
+	if u.lk != nil {
+		// The lend ring exists from the start (registration is bound to the
+		// owner's thread): replace it there.
+		var err error
+		u.onOwner(func() {
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			if slices.Contains(u.lent, true) {
+				err = errors.New("proactor: lend buffers already in use; configure them before the first read")
+				return
+			}
+			if err = u.bufs.Close(); err == nil {
+				u.bufs, u.lent = nil, nil
+				u.lendSize, u.lendCount = size, count
+				err = u.lendRing()
+			}
+		})
+		return err
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.bufs != nil {
@@ -636,6 +681,12 @@ func (u *uringBackend) Flush() {
 		return
 	}
 	defer u.users.Add(-1)
+	if u.lk != nil {
+		if u.ring.SQPending() > 0 {
+			u.kickOwner()
+		}
+		return
+	}
 	if n := u.ring.SQPending(); n > 0 {
 		// EAGAIN/EBUSY leave the entries queued: the waiter's enter takes them.
 		_, _ = u.enter(n, 0, 0, -1)
@@ -803,6 +854,13 @@ func (u *uringBackend) Wake() {
 		return
 	}
 	defer u.users.Add(-1)
+	if u.lk != nil {
+		select {
+		case u.lk.outCh <- struct{}{}:
+		default:
+		}
+		return
+	}
 	if u.wakePending.CompareAndSwap(false, true) {
 		var one = [8]byte{1}
 		// The read request is armed (or is re-armed with the next enter, and then
@@ -812,6 +870,9 @@ func (u *uringBackend) Wake() {
 }
 
 func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
+	if u.lk != nil {
+		return u.lockedWait(timeout, ready)
+	}
 	r := u.ring
 	pending := r.SQPending()
 	var err error
@@ -859,6 +920,9 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 		tag, gen, idx := uint8(c.UserData>>56), uint32(c.UserData>>32)&genMask, int32(uint32(c.UserData))
 		switch tag {
 		case tagWake:
+			if u.lk != nil {
+				continue // a kick: it has done its job by waking the owner
+			}
 			u.wakeArmed = false
 			u.wakePending.Store(false)
 			if !u.closed {
@@ -972,6 +1036,9 @@ func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, ag
 // time), then closes the ring. If the kernel still holds requests after that, their
 // memory is kept reachable for good rather than freed under the kernel.
 func (u *uringBackend) Shutdown() error {
+	if u.lk != nil {
+		return u.lockedShutdown()
+	}
 	u.mu.Lock()
 	u.closed = true
 	if u.wakeArmed {
@@ -1035,9 +1102,14 @@ var uringGraveyard struct {
 	kept []*uringBackend
 }
 
-// openUring opens the io_uring backend and describes it.
-func openUring(sink Sink) (Backend, string, error) {
-	u, err := newUring(sink)
+// openUring opens the io_uring backend (the thread-bound variant if locked) and
+// describes it.
+func openUring(sink Sink, locked bool) (Backend, string, error) {
+	newFn := newUring
+	if locked {
+		newFn = newUringLocked
+	}
+	u, err := newFn(sink)
 	if err != nil {
 		return nil, "", err
 	}

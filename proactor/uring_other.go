@@ -5,6 +5,6 @@ package proactor
 import "errors"
 
 // openUring reports that io_uring does not exist here.
-func openUring(sink Sink) (Backend, string, error) {
+func openUring(sink Sink, locked bool) (Backend, string, error) {
 	return nil, "", errors.New("io_uring is Linux only")
 }

@@ -191,6 +191,12 @@ func (r *Ring) Publish() uint32 {
 // SQPending is how many published entries the kernel has not consumed yet.
 func (r *Ring) SQPending() uint32 { return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead) }
 
+// SQHead is the kernel's SQ head: entries before it are consumed.
+func (r *Ring) SQHead() uint32 { return atomic.LoadUint32(r.sqHead) }
+
+// SQTail is the published SQ tail.
+func (r *Ring) SQTail() uint32 { return atomic.LoadUint32(r.sqTail) }
+
 // SQFlags is the SQ ring's flags word (SQCQOverflow, SQTaskrun, ...).
 func (r *Ring) SQFlags() uint32 { return atomic.LoadUint32(r.sqFlags) }
 
