@@ -55,9 +55,12 @@ type Yield struct {
 	slot   int                 // its gident loan, -1 when none
 	hint   int                 // the slot of its last loan
 
-	resumeFn func()           // y.resume, made once
-	wakeFn   func()           // y.wake, made once
-	starting atomic.Uint32    // startIdle / startRunning / startEarly
+	resumeFn func() // y.resume, made once
+	wakeFn   func() // y.wake, made once
+	// startIdle, startEarly, or the startMark of the runner starting a Suspend or
+	// Await operation. A plain word written by that runner and read or swapped
+	// atomically by a completion that may run elsewhere: see resume and wake.
+	starting uintptr
 	rwFn     func(int, error) // read/write completion, made once
 	errFn    func(error)      // timer completion, made once
 	accFn    func(*iocontext.TCPConn, error)
@@ -111,8 +114,12 @@ func spawn(ex iocontext.Executor, fn func(y *Yield), done func(any)) {
 	y.next, y.stop = iter.Pull(func(yield func(struct{}) bool) {
 		y.yield = yield
 		y.raw = gident.Raw()
-		y.borrow()
+		y.lend() // the first time only: the runner did not know y.raw yet
 		defer func() {
+			// Give the loan back before this goroutine exits: once it has, its g may
+			// be reused by a new goroutine, which must not find the loan.
+			gident.Return(y.slot)
+			y.slot = -1
 			v := recover()
 			if v == nil || v == errUnwind {
 				return
@@ -139,28 +146,57 @@ func spawn(ex iocontext.Executor, fn func(y *Yield), done func(any)) {
 	ex.Post(y.resumeFn)
 }
 
-// borrow takes the identity of the runner that resumed the coroutine (see the package
-// documentation); called on the coroutine's goroutine each time it is resumed.
-func (y *Yield) borrow() {
+// lend lends the coroutine the identity of the runner that resumes it (see the
+// package documentation). The runner calls it before each switch into the coroutine
+// that does not still hold its loan, so that the coroutine has nothing to do but
+// return to its caller when it is back (see suspend).
+func (y *Yield) lend() {
 	y.slot = gident.Lend(y.raw, y.lender, y.hint)
-	y.hint = y.slot
+	if y.slot >= 0 {
+		y.hint = y.slot
+	}
 }
 
-// states of the operation start that follows a suspension
+// release ends the coroutine's loan; called by the runner, while the coroutine is
+// suspended, before anything can let another runner resume it.
+func (y *Yield) release() {
+	gident.Return(y.slot)
+	y.slot = -1
+}
+
+// states of the start of a Suspend or Await operation; while a runner is inside it,
+// y.starting holds the runner's startMark instead
 const (
-	startIdle    = iota // no start in progress: a completion resumes through the executor
-	startRunning        // the runner is inside start()
-	startEarly          // the operation completed inside start(): the runner resumes
+	startIdle  = 0 // no start in progress: a completion resumes through the executor
+	startEarly = 1 // the operation completed inside start: the runner resumes
 )
 
+// startMark is the value of y.starting while the calling goroutine is inside the
+// start of a Suspend or Await operation: its g (at least 8-aligned, so the low bits
+// are free) with a bit set so that it can be neither startIdle nor startEarly, even
+// where gident is not supported (Raw is 0).
+func startMark() uintptr { return gident.Raw() | 2 }
+
 // wake is called once per operation, by its completion: it resumes the coroutine
-// through its executor, or, when the operation completed inline inside start, leaves
-// the resumption to the runner that is starting it (a loop, not a recursion).
+// through its executor, or, when the operation completed inside its start, leaves the
+// resumption to the runner that is starting it (a loop, not a recursion).
 func (y *Yield) wake() {
-	// The load first: coio's own operations never complete inside their start, so
-	// the common case costs no locked instruction here.
-	if y.starting.Load() == startRunning && y.starting.CompareAndSwap(startRunning, startEarly) {
-		return
+	// A plain load on amd64 and arm64: coio's own operations never complete inside
+	// their start, so they pay no locked instruction here.
+	s := atomic.LoadUintptr(&y.starting)
+	if s > startEarly {
+		if gident.Supported && s == startMark() {
+			// Called back from inside the start, on the goroutine running it: no
+			// other goroutine can touch y.starting before the start returns (the
+			// one completion of this operation is this call), so a plain store
+			// will do, and a completion inside its start pays no locked
+			// instruction either.
+			y.starting = startEarly
+			return
+		}
+		if atomic.CompareAndSwapUintptr(&y.starting, s, startEarly) {
+			return // still inside start, on another goroutine: the runner resumes
+		}
 	}
 	y.ex.Dispatch(y.resumeFn)
 }
@@ -169,100 +205,134 @@ func (y *Yield) wake() {
 // suspended on. It runs on a runner, as a handler of the executor.
 func (y *Yield) resume() {
 	defer y.unwound()
+	y.lender = gident.Current()
+	mark := startMark()
 	for {
-		y.lender = gident.Current()
+		if y.slot < 0 { // else kept from the last round: same runner, same identity
+			y.lend()
+		}
 		_, ok := y.next()
-		gident.Return(y.slot)
-		y.slot = -1
 		if !ok {
+			y.release()
 			y.finish()
 			return
 		}
+		if y.err != nil {
+			if y.ctx.Closed() {
+				// The Context is shutting down and the last operation failed:
+				// rather than start another, stop the coroutine, which unwinds it
+				// (its deferred calls run, still with the loan, which it gives
+				// back).
+				y.finish()
+				y.release()
+				return
+			}
+			y.err = nil
+		}
+		y.inline = 0
 		if y.wait < waitFunc {
 			// coio's own operations complete by a posted handler, never inside
-			// their start: no need to watch for an early completion.
+			// their start: no need to watch for an early completion. Their handler
+			// may resume the coroutine on another runner at once: no loan may
+			// survive the start.
+			y.release()
 			y.start()
 			return
 		}
-		y.starting.Store(startRunning)
-		y.start()
-		if y.starting.CompareAndSwap(startRunning, startIdle) {
+		// Suspend and Await: their start may complete the operation before it
+		// returns, on this goroutine or another one. Nothing can resume the
+		// coroutine before the start returns (wake leaves it to this loop), so the
+		// loan is kept through it, and an early completion goes round without a
+		// Return and a Lend. The plain store is safe: every completion of an
+		// earlier operation happened before this resumption, and this operation's
+		// has not started.
+		y.starting = mark
+		if y.wait == waitSuspend {
+			fn := y.sfn
+			y.wait, y.sfn = waitNone, nil
+			fn(y.wakeFn)
+		} else { // waitFunc: Await
+			fn := y.fn
+			y.wait, y.fn = waitNone, nil
+			fn()
+		}
+		if atomic.LoadUintptr(&y.starting) == startEarly {
+			continue
+		}
+		y.release() // before the CAS: from then on another runner may resume it
+		if atomic.CompareAndSwapUintptr(&y.starting, mark, startIdle) {
 			return // the completion will resume the coroutine
 		}
-		y.starting.Store(startIdle) // completed inside start: go round
+		// completed between the load and the CAS: go round (and lend again)
 	}
 }
 
-// unwound handles a panic that left the coroutine through next: the coroutine is over;
-// the panic goes on to the runner.
+// unwound handles a panic that left the coroutine through next, or an operation's
+// start: the coroutine is over (stopped if need be); the panic goes on to the runner.
 func (y *Yield) unwound() {
 	if v := recover(); v != nil {
-		gident.Return(y.slot)
-		y.slot = -1
+		y.release()
 		y.finish()
 		panic(v)
 	}
 }
 
-// finish runs once, when the coroutine has returned or panicked.
+// finish runs once, when the coroutine has returned or panicked, or to unwind it.
 func (y *Yield) finish() {
 	if y.finished {
 		return
 	}
 	y.finished = true
+	// Deferred: a deferred call of the coroutine may panic while stop unwinds it, and
+	// the work guard must be released all the same.
+	defer func() {
+		p := y.panicked
+		y.panicked = nil
+		y.done(p)
+	}()
 	y.stop()
-	p := y.panicked
-	y.panicked = nil
-	y.done(p)
 }
 
-// start begins the operation the coroutine suspended on; its handler resumes it.
+// start begins the I/O operation, timer wait or Post the coroutine suspended on; its
+// handler resumes it. (resume starts Suspend's and Await's itself.)
 func (y *Yield) start() {
-	switch w := y.wait; w {
+	w, s, b, l := y.wait, y.stream, y.buf, y.ln
+	// Cleared before the operation starts, after which its completion may resume the
+	// coroutine elsewhere: a parked coroutine keeps no buffer alive.
+	y.wait, y.stream, y.buf, y.ln = waitNone, nil, nil, nil
+	switch w {
 	case waitRead:
-		y.stream.AsyncReadSome(y.buf, y.rwFn)
+		s.AsyncReadSome(b, y.rwFn)
 	case waitReadFull:
-		y.stream.AsyncRead(y.buf, y.rwFn)
+		s.AsyncRead(b, y.rwFn)
 	case waitWrite:
-		y.stream.AsyncWrite(y.buf, y.rwFn)
+		s.AsyncWrite(b, y.rwFn)
 	case waitWriteSome:
-		y.stream.AsyncWriteSome(y.buf, y.rwFn)
+		s.AsyncWriteSome(b, y.rwFn)
 	case waitAccept:
-		y.ln.AsyncAccept(y.accFn)
+		l.AsyncAccept(y.accFn)
 	case waitSleep:
 		y.timer.AsyncWait(y.errFn)
 	case waitPost:
 		y.ex.Post(y.resumeFn)
-	case waitFunc:
-		fn := y.fn
-		y.fn = nil
-		fn()
-	case waitSuspend:
-		fn := y.sfn
-		y.sfn = nil
-		fn(y.wakeFn)
 	default:
 		panic("coroutine: resumed coroutine suspended without an operation")
 	}
 }
 
-// suspend records nothing itself: the caller has set y.wait and its arguments. It
-// yields to the runner, which starts the operation.
+// suspend yields to the runner, which starts the operation the caller has recorded
+// (y.wait and its arguments) and resumes the coroutine when it completes.
+//
+// It is kept small enough to be inlined, and everything done around the switch back
+// is done by the runner (resume, start): after a goroutine switch the CPU's return
+// stack holds the other goroutine's calls, so every return until the next call is
+// mispredicted, and each frame left between the switch and the caller costs one.
 func (y *Yield) suspend(wait int) {
-	if y.ctx.Closed() && y.err != nil {
-		// The Context is shutting down and the last operation already failed: do
-		// not start another, unwind (deferred calls run).
+	y.wait = wait
+	if !y.yield(struct{}{}) {
+		// Stopped instead of resumed (y.finish): unwind, so deferred calls run.
 		panic(errUnwind)
 	}
-	y.wait = wait
-	y.err = nil
-	y.inline = 0
-	if !y.yield(struct{}{}) {
-		panic(errUnwind) // stopped without being resumed
-	}
-	y.borrow()
-	y.wait = waitNone
-	y.stream, y.buf, y.ln = nil, nil, nil
 }
 
 // inlineBudget bounds how many operations in a row a coroutine completes without

@@ -82,3 +82,40 @@ func TestLend(t *testing.T) {
 		t.Fatal("the lender's own identity changed")
 	}
 }
+
+// The coroutine adapter lends from the resuming goroutine, before it switches to the
+// parked borrower: the loan must be visible to the borrower once it runs.
+func TestLendFromAnotherGoroutine(t *testing.T) {
+	if !Supported {
+		t.Skip("gident: goroutine identity is not supported on this architecture")
+	}
+	lender := Current()
+	raw := make(chan uintptr)
+	run := make(chan struct{})
+	got := make(chan uintptr)
+	go func() {
+		raw <- Raw()
+		<-run
+		got <- Current()
+	}()
+	s := Lend(<-raw, lender, -1)
+	if s < 0 {
+		t.Fatal("Lend failed with an empty table")
+	}
+	run <- struct{}{}
+	if g := <-got; g != lender {
+		t.Fatalf("borrower's Current = %#x; want the lender's %#x", g, lender)
+	}
+	Return(s)
+}
+
+// BenchmarkLendReturn is what a coroutine pays for its identity loan each time it is
+// resumed through its executor (not when an operation completes inside its start:
+// resume keeps the loan then).
+func BenchmarkLendReturn(b *testing.B) {
+	me, hint := Raw(), -1
+	for b.Loop() {
+		hint = Lend(me, me+8, hint)
+		Return(hint)
+	}
+}

@@ -15,7 +15,11 @@ const maxLoans = 256
 
 type loan struct {
 	from atomic.Uintptr // the borrowing goroutine, 0 when the slot is free
-	to   atomic.Uintptr // the identity it takes
+	// The identity it takes. A plain word, written in Lend after the CAS on from that
+	// orders it after the slot's previous loan, and read only by the borrower (Current
+	// reads it only when from is its own g), after the Lend (see Lend): so no other
+	// access can race with it, and a resume pays no locked store for it.
+	to uintptr
 }
 
 var loans [maxLoans]loan
@@ -33,7 +37,7 @@ func Current() uintptr {
 	n := high.Load()
 	for i := int32(0); i < n; i++ {
 		if loans[i].from.Load() == g {
-			return loans[i].to.Load()
+			return loans[i].to
 		}
 	}
 	return g
@@ -46,6 +50,11 @@ func Raw() uintptr { return getg() }
 // from, until Return(slot). hint is a slot to try first (the last one the borrower
 // had: usually free again). It returns -1 when the table is full (the borrower then
 // keeps its own identity: correct, only slower).
+//
+// Lend may be called on the borrower or on another goroutine (the coroutine's runner
+// lends before it switches to the coroutine), as long as the Lend happens before the
+// borrower's next Current. The borrower must be alive, and the loan returned before
+// it exits: a later goroutine given the same g would otherwise take the loan.
 func Lend(from, to uintptr, hint int) int {
 	if from == 0 || to == 0 {
 		return -1
@@ -66,9 +75,7 @@ func claim(i int, from, to uintptr) bool {
 	if l.from.Load() != 0 || !l.from.CompareAndSwap(0, from) {
 		return false
 	}
-	// Only the borrower itself looks its own identity up, after Lend returns, so the
-	// order of these stores does not matter to it.
-	l.to.Store(to)
+	l.to = to
 	if h := high.Load(); int32(i) >= h {
 		for !high.CompareAndSwap(h, int32(i)+1) {
 			if h = high.Load(); int32(i) < h {
