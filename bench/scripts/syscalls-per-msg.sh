@@ -5,18 +5,18 @@
 #
 # The server runs on CPU 0 (GOMAXPROCS=1, -runners 1), echoload on CPU 1. In the middle
 # of echoload's measured window, `perf stat -e raw_syscalls:sys_enter -p PID` counts
-# every syscall the server process makes (Go runtime included) for --window, and the
-# server's own /metrics give the reads it completed in the same window: syscalls per
-# message = syscalls / reads. The server CPU per message is echoload's (whole window).
+# every syscall the server process makes (Go runtime included) for --window; syscalls
+# per message = syscalls / (echoload's msgs/s × window). The server CPU per message and
+# the latency percentiles are echoload's (its whole window).
 #
 # Usage: bench/scripts/syscalls-per-msg.sh [--window 4s] [--conns 100] [--depths "1 16"]
-#          [--backends "epoll iouring"] [--reps 2] [--out DIR]
+#          [--backends "epoll iouring iouring-locked"] [--reps 2] [--out DIR]
 set -euo pipefail
 
 window=4
 conns=100
 depths="1 16"
-backends="epoll iouring"
+backends="epoll iouring iouring-locked"
 reps=2
 out=""
 while [ $# -gt 0 ]; do
@@ -44,9 +44,6 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 (cd "$repo" && go build -o "$tmp/echo" ./examples/echo)
 (cd "$bench" && go build -o "$tmp/echoload" ./cmd/echoload)
 
-reads() { # completed reads so far, from the server's metrics
-  curl -s "http://127.0.0.1:$1/metrics" | awk '/^coio_ops_completed_total\{kind="read"\}/ {print $2}'
-}
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
 md="$out/syscalls-per-msg-$stamp.md"
@@ -57,8 +54,8 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
   echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
   echo "64 B, $conns connections, server pinned to CPU 0 with one runner, echoload on CPU 1; perf window ${window}s inside a $((window + 4))s echoload window."
   echo
-  echo "| backend | depth | rep | reads in window | syscalls in window | syscalls/msg | server µs/msg | msgs/s |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| backend | depth | rep | msgs in window | syscalls in window | syscalls/msg | server µs/msg | msgs/s | p50 µs | p99 µs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$md"
 
 port=17400
@@ -76,15 +73,15 @@ for depth in $depths; do
         -warmup 1s -duration "$((window + 4))s" -server-pid "$spid" -json >"$tmp/load.json" &
       lpid=$!
       sleep 3 # connect, warm up, enter the measured window
-      r0=$(reads $((port + 1)))
       sc=$(perf stat -e raw_syscalls:sys_enter -x, -p "$spid" -- sleep "$window" 2>&1 | awk -F, '/raw_syscalls/ {print $1}')
-      r1=$(reads $((port + 1)))
       wait "$lpid"
       kill -TERM "$spid"; wait "$spid" || true
-      msgs=$((r1 - r0))
-      read -r cpu rate < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f %.0f" % (d.get("server_cpu_us_per_msg", 0), d.get("msgs_per_s", 0)))' "$tmp/load.json")
-      spm=$(python3 -c "print('%.3f' % ($sc / max($msgs, 1)))")
-      echo "| $be | $depth | $rep | $msgs | $sc | $spm | $cpu | $rate |" | tee -a "$md"
+      read -r cpu rate p50 p99 < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f %.0f %.0f %.0f" % (d.get("server_cpu_us_per_msg", 0), d.get("msgs_per_s", 0), d.get("p50_us", 0), d.get("p99_us", 0)))' "$tmp/load.json")
+      # Messages in the perf window: echoload's rate over its window times the perf
+      # window (a read may carry several pipelined messages, so reads undercount).
+      msgs=$(python3 -c "print(int($rate * $window))")
+      spm=$(python3 -c "print('%.4f' % ($sc / max($msgs, 1)))")
+      echo "| $be | $depth | $rep | $msgs | $sc | $spm | $cpu | $rate | $p50 | $p99 |" | tee -a "$md"
     done
   done
 done

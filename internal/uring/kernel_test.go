@@ -877,3 +877,123 @@ func TestCrossThreadWaiterGetsCompletion(t *testing.T) {
 		})
 	}
 }
+
+// Registration is bound to a SINGLE_ISSUER ring's owner like submission is: another
+// thread's io_uring_register gets EEXIST. The thread-bound backend variant therefore
+// registers its provided-buffer ring on the owner thread.
+func TestSingleIssuerRejectsOtherThreadRegister(t *testing.T) {
+	checkLeaks(t)
+	owner, other := startThread(t), startThread(t)
+	r := newOwnedRing(t, owner, 8, SetupSingleIssuer)
+	var err error
+	other.run(t, func() {
+		var b *BufRing
+		if b, err = r.RegisterBufRing(1, 4, 64); err == nil {
+			b.Close()
+		}
+	})
+	if !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("buffer ring registered from thread %d on a ring owned by %d: %v; want EEXIST", other.tid, owner.tid, err)
+	}
+	owner.run(t, func() {
+		var b *BufRing
+		if b, err = r.RegisterBufRing(1, 4, 64); err == nil {
+			err = b.Close()
+		}
+	})
+	if err != nil {
+		t.Fatalf("registration on the owner thread: %v", err)
+	}
+}
+
+// An accept reads RLIMIT_NOFILE when it is submitted, not when a connection arrives: a
+// request armed before the limit was lowered still allocates descriptors up to the old
+// limit. The backend's descriptor-exhaustion handling therefore sees EMFILE only from
+// requests armed under the limit in force (the conformance test lowers it first).
+func TestAcceptUsesLimitAtSubmission(t *testing.T) {
+	checkLeaks(t)
+	r := newRing(t, 8, &Params{})
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ln)
+	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(ln, 8); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.GetSQE().PrepAccept(ln, unix.SOCK_CLOEXEC, 1)
+	mustSubmit(t, r)
+
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	fds := kernelFDs(t)
+	highest := ln
+	for fd := range fds {
+		highest = max(highest, fd)
+	}
+	lower := orig
+	lower.Cur = uint64(highest + 8)
+	if lower.Cur >= orig.Cur {
+		t.Skipf("descriptor limit %d too low to lower", orig.Cur)
+	}
+	var fillers []int
+	restore := func() {
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+		fillers = nil
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &orig)
+	}
+	defer restore()
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lower); err != nil {
+		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
+	}
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err == nil {
+		unix.Close(fd)
+		t.Fatal("descriptor table not full")
+	}
+	restore() // room for the client socket; the armed accept keeps its own limit
+	cl, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cl)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lower); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+	if err := unix.Connect(cl, sa); err != nil {
+		t.Fatal(err)
+	}
+	c := mustReap(t, r, 1, time.Second)[0]
+	restore()
+	if c.Res < 0 {
+		t.Fatalf("accept armed under the old limit failed with %v once the limit was lowered; want a descriptor", unix.Errno(-c.Res))
+	}
+	unix.Close(int(c.Res))
+	if int(c.Res) < int(lower.Cur) {
+		t.Fatalf("accepted descriptor %d is below the lowered limit %d: the table was not full", c.Res, lower.Cur)
+	}
+}
