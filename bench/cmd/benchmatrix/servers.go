@@ -35,9 +35,14 @@ func withCores(flag string, extra ...string) func(string, int) []string {
 // echoServers are the TCP echo servers of scenarios (a)–(c). Their configurations are
 // in bench/README.md.
 var echoServers = map[string]spec{
+	// coio: the backend Auto picks (io_uring where the kernel allows it, said in the
+	// server's first lines); coio-epoll and coio-uring force one; coio-lend reads
+	// into buffers lent by the Context (AsyncReadLent), so idle connections hold none.
 	"coio":       {bin: "coio-echo", args: withCores("-runners", "-metrics=")},
-	"coro":       {bin: "coio-echo-coro", args: withCores("-runners")},
+	"coio-epoll": {bin: "coio-echo", args: withCores("-runners", "-metrics="), env: []string{"COIO_BACKEND=epoll"}},
 	"coio-uring": {bin: "coio-echo", args: withCores("-runners", "-metrics="), env: []string{"COIO_BACKEND=iouring"}},
+	"coio-lend":  {bin: "coio-echo", args: withCores("-runners", "-metrics=", "-lend")},
+	"coro":       {bin: "coio-echo-coro", args: withCores("-runners")},
 	"gonet":      {bin: "gonet", args: addrOnly},
 	"gnet":       {bin: "gnet", args: addrOnly}, // multicore iff GOMAXPROCS > 1
 	"nbio":       {bin: "nbio", args: withCores("-npoller")},
@@ -47,7 +52,7 @@ var echoServers = map[string]spec{
 }
 
 // defaultEcho is the echo servers' run order.
-var defaultEcho = []string{"coio", "coro", "coio-uring", "asio", "asio-uring", "gnet", "nbio", "netpoll", "gonet"}
+var defaultEcho = []string{"coio", "coio-epoll", "coio-lend", "coro", "asio", "asio-uring", "gnet", "nbio", "netpoll", "gonet"}
 
 // httpServers are the HTTP responders of scenario (d).
 var httpServers = map[string]spec{
