@@ -381,6 +381,15 @@ func (u *uringBackend) Submit(op *Op) {
 		}
 		return
 	}
+	if op.Lend && len(u.starved) > 0 {
+		// Reads already wait for a buffer: queue behind them, so that buffers go
+		// to waiting connections in turn rather than to whichever read the kernel
+		// completes first.
+		op.BufID = 0
+		u.starved = append(u.starved, op)
+		u.mu.Unlock()
+		return
+	}
 	idx, s := u.alloc()
 	s.op = op
 	u.ops++
@@ -616,20 +625,27 @@ func (u *uringBackend) ReleaseBuffer(id int32) {
 	}
 }
 
-// restartStarved submits again the reads that found no buffer; mu is held.
+// restartStarved submits again the oldest read that found no buffer, one per buffer
+// released: restarting them all would only send the others back with ENOBUFS. mu is
+// held.
 func (u *uringBackend) restartStarved() {
-	for i, op := range u.starved {
-		u.starved[i] = nil
-		idx, s := u.alloc()
-		s.op = op
-		u.ops++
-		ud := makeUD(tagOp, s.gen, uint32(idx))
-		u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
-		op.ud = ud
-	}
-	u.starved = u.starved[:0]
+	op := u.starved[0]
+	copy(u.starved, u.starved[1:])
+	u.starved[len(u.starved)-1] = nil
+	u.starved = u.starved[:len(u.starved)-1]
+	idx, s := u.alloc()
+	s.op = op
+	u.ops++
+	ud := makeUD(tagOp, s.gen, uint32(idx))
+	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
+	op.ud = ud
+	op.BufID = restarted
 	u.ring.Publish()
 }
+
+// restarted marks (in BufID) a read restarted for a released buffer: if another read
+// takes that buffer first, it goes back to the head of the queue, not the tail.
+const restarted = -1
 
 // abortStarved finishes the waiting reads of f (every one when f is nil) with err;
 // mu is held. They are not in the kernel, so no cancel would reach them.
@@ -971,7 +987,11 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				// handler gives one back (ReleaseBuffer restarts the read).
 				op.ud = 0
 				u.release(idx, s)
-				u.starved = append(u.starved, op)
+				if op.BufID == restarted {
+					u.starved = slices.Insert(u.starved, 0, op)
+				} else {
+					u.starved = append(u.starved, op)
+				}
 				continue
 			}
 			n, err, again := u.result(op, s, c.Res)

@@ -41,6 +41,7 @@ type server struct {
 	draining bool
 	drained  func() // called once, when draining and the last session has closed
 	lend     bool   // sessions read into lent buffers (-lend)
+	bufSize  int    // bytes per read (-buf)
 }
 
 // session echoes one connection: read some, write it all back, repeat. Its handlers
@@ -62,7 +63,7 @@ func (srv *server) start(conn *iocontext.TCPConn) {
 		srv.startLent(conn)
 		return
 	}
-	s := &session{srv: srv, conn: conn, buf: make([]byte, 4096)}
+	s := &session{srv: srv, conn: conn, buf: make([]byte, srv.bufSize)}
 	s.onRead = func(n int, err error) {
 		if err != nil { // io.EOF: the client is done, or the server is draining
 			s.close()
@@ -148,11 +149,20 @@ func main() {
 	metricsAddr := flag.String("metrics", "127.0.0.1:9100", "address serving /metrics (empty: off)")
 	stats := flag.Bool("stats", true, "keep engine statistics (off: /metrics shows zeros; for measuring their cost)")
 	grace := flag.Duration("grace", 5*time.Second, "how long a drain waits for connections to finish")
+	bufSize := flag.Int("buf", 4096, "bytes per read: each session's buffer, or each lent buffer with -lend")
 	lend := flag.Bool("lend", false, "read into buffers lent by the Context (AsyncReadLent): an idle connection holds no buffer")
 	flag.Parse()
 	log.SetFlags(0)
 
-	ctx, err := iocontext.New(iocontext.WithStats(*stats))
+	if *bufSize <= 0 {
+		log.Fatalf("echo: -buf %d: want a positive size", *bufSize)
+	}
+	opts := []iocontext.Option{iocontext.WithStats(*stats)}
+	if *lend {
+		// 512 buffers lent at once at most (a power of two for io_uring's ring).
+		opts = append(opts, iocontext.WithLendBuffers(*bufSize, 512))
+	}
+	ctx, err := iocontext.New(opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -160,7 +170,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &server{ctx: ctx, ln: ln, sessions: map[*session]struct{}{}, lend: *lend}
+	srv := &server{ctx: ctx, ln: ln, sessions: map[*session]struct{}{}, lend: *lend, bufSize: *bufSize}
 
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
