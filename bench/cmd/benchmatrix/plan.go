@@ -30,7 +30,7 @@ var presets = map[string]preset{
 	// the configurations, short windows, one repetition. About 2 minutes of runs, so
 	// that with the installs and a cold build it stays under 5 minutes.
 	"short": {
-		name: "short", warmup: 300 * time.Millisecond, window: 1200 * time.Millisecond, reps: 1,
+		name: "short", warmup: 300 * time.Millisecond, window: 1000 * time.Millisecond, reps: 1,
 		echo:       [][3]int{{64, 100, 1}, {4096, 1000, 16}},
 		skew:       []int{100},
 		idle:       []int{10000, 19000},

@@ -42,6 +42,8 @@ var echoServers = map[string]spec{
 	"coio-epoll": {bin: "coio-echo", args: withCores("-runners", "-metrics="), env: []string{"COIO_BACKEND=epoll"}},
 	"coio-uring": {bin: "coio-echo", args: withCores("-runners", "-metrics="), env: []string{"COIO_BACKEND=iouring"}},
 	"coio-lend":  {bin: "coio-echo", args: withCores("-runners", "-metrics=", "-lend")},
+	// coio-64k reads up to 64 KiB at once, as gnet and nbio do (the others read 4 KiB).
+	"coio-64k":   {bin: "coio-echo", args: withCores("-runners", "-metrics=", "-buf", "65536")},
 	"coro":       {bin: "coio-echo-coro", args: withCores("-runners")},
 	"gonet":      {bin: "gonet", args: addrOnly},
 	"gnet":       {bin: "gnet", args: addrOnly}, // multicore iff GOMAXPROCS > 1
@@ -52,7 +54,7 @@ var echoServers = map[string]spec{
 }
 
 // defaultEcho is the echo servers' run order.
-var defaultEcho = []string{"coio", "coio-epoll", "coio-lend", "coro", "asio", "asio-uring", "gnet", "nbio", "netpoll", "gonet"}
+var defaultEcho = []string{"coio", "coio-epoll", "coio-lend", "coio-64k", "coro", "asio", "asio-uring", "gnet", "nbio", "netpoll", "gonet"}
 
 // httpServers are the HTTP responders of scenario (d).
 var httpServers = map[string]spec{
