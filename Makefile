@@ -18,6 +18,7 @@ run:
 
 test: vet staticcheck
 	$(GO) test -race -count=1 ./...
+	@$(GO) test -count=1 -run '^TestConformanceBackends$$' -v ./iocontext | grep 'backend ' | sed 's/^ *conformance_test.go:[0-9]*: /conformance: /'
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 vet:

@@ -518,3 +518,22 @@ func newFDs(before, after map[int]bool) []int {
 func isAbortedClosed(err error) bool {
 	return errors.Is(err, iocontext.ErrAborted) && errors.Is(err, net.ErrClosed)
 }
+
+// TestConformanceBackends says which backends the conformance suite runs on here, and
+// why any is left out; `make test` prints it.
+func TestConformanceBackends(t *testing.T) {
+	t.Setenv(proactor.EnvVar, "")
+	for _, bc := range conformanceBackends {
+		if !slices.Contains(bc.goos, runtime.GOOS) {
+			t.Logf("backend %s: not on %s", bc.name, runtime.GOOS)
+			continue
+		}
+		ctx, err := iocontext.New(iocontext.WithBackend(bc.kind))
+		if err != nil {
+			t.Logf("backend %s: skipped here: %v", bc.name, err)
+			continue
+		}
+		t.Logf("backend %s: conformance suite runs (%s)", bc.name, ctx.Backend().Reason)
+		ctx.Close()
+	}
+}

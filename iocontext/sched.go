@@ -477,6 +477,13 @@ func (r *runner) idleWait(deadline int64) {
 		}
 		c.pollUntil.Store(until)
 		c.blocked.Store(true)
+		// A timer armed after the look above but before blocked was set saw blocked
+		// clear and did not wake the backend: look again now that it is set.
+		if next := c.timers.next(); next < until {
+			until = next
+			c.pollUntil.Store(until)
+			timeout = time.Duration(max(until-c.now(), 0))
+		}
 		// Anything published before blocked was set must be seen now; anything after
 		// it will find blocked set and wake the backend.
 		if !c.hasWork(r) && !c.stopped.Load() {

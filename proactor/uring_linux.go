@@ -18,9 +18,12 @@ import (
 // Ring sizes. The SQ only holds what is prepared between two enters (one runner's
 // batch of handlers); the CQ holds every op that may complete before the waiter
 // reaps, so it is much larger: an overflow is not lost (FeatNoDrop) but is slow.
+var (
+	uringSQEntries uint32 = 1024
+	uringCQEntries uint32 = 16384 // variables: a test shrinks both to force overflow and a full SQ
+)
+
 const (
-	uringSQEntries = 1024
-	uringCQEntries = 16384
 	uringReapBatch = 256  // completions copied out per Peek
 	uringReapMax   = 1024 // completions one Wait hands out at most, for fairness
 	slotChunkBits  = 10
@@ -129,7 +132,8 @@ type uringBackend struct {
 	wakeArmed   bool    // the read is in the kernel (guarded by mu)
 	wakePending atomic.Bool
 
-	enters atomic.Uint64 // io_uring_enter calls, for statistics
+	enters    atomic.Uint64 // io_uring_enter calls, for statistics
+	overflows atomic.Uint64 // times Wait found completions kept on the kernel's overflow list
 
 	lk *lockedState // the thread-bound variant's state; nil in the shared-ring one
 
@@ -914,6 +918,7 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 			if r.SQFlags()&uring.SQCQOverflow == 0 {
 				break
 			}
+			u.overflows.Add(1)
 			if _, err := u.enter(0, 0, uring.EnterGetEvents, -1); err != nil && err != unix.EINTR && err != unix.EAGAIN && err != unix.EBUSY {
 				return ready, os.NewSyscallError("io_uring_enter", err)
 			}
