@@ -171,11 +171,12 @@ func (u *uringBackend) lockedWait(timeout time.Duration, ready []*Op) ([]*Op, er
 	if u.ring.SQPending() > 0 {
 		// What this runner's handlers (or a Poll's caller) submitted: a poll must
 		// see the ops that complete at submission, so it waits for the owner's
-		// next pass (bounded; the owner is awake or about to be).
+		// next pass (bounded by a second: on a loaded machine the owner's thread
+		// may wait for a CPU).
 		target := u.ring.SQTail()
 		u.kickOwner()
 		if timeout == 0 {
-			for deadline := time.Now().Add(10 * time.Millisecond); int32(lk.reaped.Load()-target) < 0 && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(time.Second); int32(lk.reaped.Load()-target) < 0 && time.Now().Before(deadline); {
 				runtime.Gosched()
 			}
 		}
