@@ -253,3 +253,33 @@ func allocsAsyncReadLent(t *testing.T, ctx *iocontext.Context) {
 		t.Fatalf("AsyncReadLent allocates %v times per read; want 0", allocs)
 	}
 }
+
+func TestAllocsAsyncWriteVec(t *testing.T) { eachAllocBackend(t, allocsAsyncWriteVec) }
+
+func allocsAsyncWriteVec(t *testing.T, ctx *iocontext.Context) {
+	c, peer := connPair(t, ctx)
+	vec := [][]byte{make([]byte, 16), make([]byte, 32), make([]byte, 16)}
+	sink := make([]byte, 64)
+	done := make(chan int)
+	h := func(n int, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- n
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		c.AsyncWriteVec(vec, h)
+		n := <-done
+		for n > 0 {
+			m, _ := unix.Read(peer, sink[:n])
+			if m <= 0 {
+				break
+			}
+			n -= m
+		}
+	})
+	t.Logf("AsyncWriteVec: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("AsyncWriteVec allocates %v times per write; want 0", allocs)
+	}
+}

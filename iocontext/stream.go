@@ -28,6 +28,8 @@ type stream struct {
 	ch       func(error)             // connect handler
 	rbuf     []byte                  // AsyncRead's whole buffer
 	wbuf     []byte                  // AsyncWrite's whole buffer
+	wvec     [][]byte                // AsyncWriteVec: the stream's copy of the vector, advanced as it is written
+	wtotal   int                     // AsyncWriteVec: its length in bytes
 	rdone    int                     // bytes read so far by AsyncRead (or AsyncReadSome: 0)
 	wdone    int
 	rfull    bool // AsyncRead: fill the buffer
@@ -371,6 +373,56 @@ func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
 	c.submit(op)
 }
 
+// AsyncWriteVec writes the buffers of bufs in order, as one stream of bytes, with as
+// few syscalls as the backend allows (writev(2); on io_uring one sendmsg request per
+// round), then calls h(total, nil); on an error first, h gets the bytes written so far
+// and the error. The buffers must not change until h runs. The stream keeps its own
+// copy of the slice headers, made once and reused, so bufs itself may be reused after
+// the call returns.
+func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
+	c := s.c
+	if c == nil {
+		panic("iocontext: write on a stream that was never opened")
+	}
+	if !s.writing.CompareAndSwap(false, true) {
+		c.failLater(h, ErrBusy)
+		return
+	}
+	c.addWork()
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	s.wh, s.wbuf, s.wdone, s.wfull, s.wtotal = h, nil, 0, true, total
+	s.wvec = append(s.wvec[:0], bufs...)
+	s.wgen = s.cancels.Load()
+	op := &s.wop
+	op.Buf, op.Vec = nil, s.wvec
+	if total == 0 || !s.opened.Load() {
+		op.Vec = nil
+		op.N, op.Err = 0, nil
+		if s.fd.Closing() || !s.opened.Load() {
+			op.Err = net.ErrClosed
+		}
+		c.countSubmit(op.Kind)
+		c.push(task{op: op})
+		return
+	}
+	c.submit(op)
+}
+
+// advanceVec drops the first n bytes of vec, which the stream owns.
+func advanceVec(vec [][]byte, n int) [][]byte {
+	for len(vec) > 0 && n >= len(vec[0]) {
+		n -= len(vec[0])
+		vec = vec[1:]
+	}
+	if len(vec) > 0 {
+		vec[0] = vec[0][n:]
+	}
+	return vec
+}
+
 func (s *stream) writeDone(op *proactor.Op) {
 	if op.Kind == proactor.OpConnect {
 		s.connectDone(op)
@@ -378,6 +430,20 @@ func (s *stream) writeDone(op *proactor.Op) {
 	}
 	n, err := op.N, op.Err
 	s.wdone += n
+	if op.Vec != nil {
+		if err == nil && s.wdone < s.wtotal {
+			err = s.interrupted(s.wgen)
+		}
+		if err == nil && s.wdone < s.wtotal {
+			op.Vec = advanceVec(op.Vec, n)
+			s.c.addWork()
+			s.c.submit(op)
+			return
+		}
+		op.Vec = nil
+		clear(s.wvec) // the caller's buffers are not kept alive by the stream
+		s.wvec = s.wvec[:0]
+	}
 	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
 		err = s.interrupted(s.wgen)
 	}

@@ -71,6 +71,7 @@ type Op struct {
 	Kind OpKind
 	FD   *FD
 	Buf  []byte        // data to write, or space to read into
+	Vec  [][]byte      // a gathered write (OpWrite): the buffers to write in order, instead of Buf
 	Addr unix.Sockaddr // connect target
 
 	N   int   // result: bytes transferred, or the accepted descriptor

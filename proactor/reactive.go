@@ -84,7 +84,7 @@ func (r *reactive) SetLendBuffers(size, count int) error { return r.lend.configu
 func (r *reactive) ReleaseBuffer(id int32) { r.lend.put(id) }
 
 func (r *reactive) TryNow(op *Op) bool {
-	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend {
+	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.Vec != nil {
 		return false
 	}
 	f := op.FD
@@ -213,6 +213,10 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			}
 			n, err = unix.Read(fd, op.Buf)
 		case OpWrite:
+			if op.Vec != nil {
+				n, err = writev(fd, op.Vec)
+				break
+			}
 			if len(op.Buf) == 0 {
 				return 0, nil
 			}

@@ -49,9 +49,10 @@ func makeUD(tag uint8, gen, idx uint32) uint64 {
 // buffer. It belongs to a slot, is allocated on the slot's first use by such an op and
 // kept for its later uses, so steady-state ops allocate nothing.
 type uringAux struct {
-	rsa unix.RawSockaddrAny
-	msg unix.Msghdr
-	iov unix.Iovec
+	rsa  unix.RawSockaddrAny
+	msg  unix.Msghdr
+	iov  unix.Iovec
+	iovs []unix.Iovec // a gathered send's iovecs
 }
 
 // uslot tracks one request in the kernel. Every pointer the kernel was given (the op's
@@ -254,12 +255,14 @@ var coopTaskrunWorks = sync.OnceValue(func() bool {
 	unix.Close(fds[0])
 	r.Close()
 	if !ok {
-		coopProbeBuf = buf // the kernel may still hold the recv: keep its buffer
+		coopProbeBuf.Store(&buf) // the kernel may still hold the recv: keep its buffer
 	}
 	return ok
 })
 
-var coopProbeBuf []byte
+// coopProbeBuf keeps the probe's buffer reachable for good when its recv may still be
+// in the kernel.
+var coopProbeBuf atomic.Pointer[[]byte]
 
 // setupUring creates the ring with the extra set-up flags and checks that the kernel
 // has what the backend needs.
@@ -415,7 +418,7 @@ func (u *uringBackend) Submit(op *Op) {
 		u.sink.Complete(op)
 		return
 	}
-	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 && !op.Lend {
+	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 && !op.Lend && op.Vec == nil {
 		finish(op, 0, nil)
 		u.sink.Complete(op)
 		return
@@ -484,6 +487,13 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 		}
 		u.sqe().PrepRecv(fd, op.Buf, 0, ud)
 	case OpWrite:
+		if op.Vec != nil {
+			a := s.auxOf()
+			a.msg = unix.Msghdr{}
+			a.setVec(op.Vec)
+			u.sqe().PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
+			break
+		}
 		u.sqe().PrepSend(fd, op.Buf, unix.MSG_NOSIGNAL, ud)
 	case OpAccept:
 		u.sqe().PrepAccept(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
@@ -736,6 +746,32 @@ func (s *uslot) auxOf() *uringAux {
 	return s.aux
 }
 
+// uringVecMax bounds the buffers one gathered send takes (IOV_MAX is 1024); a longer
+// vector is sent over several requests, as a short write.
+const uringVecMax = 1024
+
+// setVec points the message's iovecs at the non-empty buffers of vec. The iovec array
+// belongs to the slot and is kept for its next uses.
+func (a *uringAux) setVec(vec [][]byte) {
+	a.iovs = a.iovs[:0]
+	for _, b := range vec {
+		if len(a.iovs) == uringVecMax {
+			break
+		}
+		if len(b) == 0 {
+			continue
+		}
+		var v unix.Iovec
+		v.Base = &b[0]
+		v.SetLen(len(b))
+		a.iovs = append(a.iovs, v)
+	}
+	if len(a.iovs) > 0 {
+		a.msg.Iov = &a.iovs[0]
+		a.msg.SetIovlen(len(a.iovs))
+	}
+}
+
 // setData points the message's single iovec at b.
 func (a *uringAux) setData(b []byte) {
 	a.iov = unix.Iovec{}
@@ -775,7 +811,7 @@ func (u *uringBackend) Flush() {
 // TryNow makes the read or write directly, without the ring: it is only asked for
 // when no request of the op's direction is in the kernel, so nothing is reordered.
 func (u *uringBackend) TryNow(op *Op) bool {
-	if op.Kind != OpRead && op.Kind != OpWrite {
+	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.Vec != nil {
 		return false
 	}
 	f := op.FD
