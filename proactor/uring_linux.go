@@ -977,10 +977,9 @@ func (u *uringBackend) Wake() {
 		return
 	}
 	if u.wakePending.CompareAndSwap(false, true) {
-		var one = [8]byte{1}
 		// The read request is armed (or is re-armed with the next enter, and then
 		// completes at once): the write makes the waiter's enter return.
-		_, _ = unix.Write(u.efd, one[:])
+		_, _ = unix.Write(u.efd, uringWakeOne[:])
 	}
 }
 
@@ -1216,6 +1215,11 @@ func (u *uringBackend) Shutdown() error {
 	}
 	return err
 }
+
+// uringWakeOne is the eventfd increment Wake writes: package-level, because a local
+// array would escape to the heap through the syscall's slice and cost an allocation per
+// wake-up.
+var uringWakeOne = [8]byte{1}
 
 // uringGraveyard keeps backends whose requests outlived Shutdown reachable, so memory
 // the kernel may still write is never reused.
