@@ -3,7 +3,13 @@
 // completions, and the backends themselves.
 //
 // Two kinds of backend exist. A proactive backend (io_uring) hands the operation to the
-// kernel and is told when it is done. The reactive backend emulates that over a
+// kernel and is told when it is done: one ring per Context, shared by the runners
+// without binding any of them to a thread, entries prepared by any goroutine and handed
+// to the kernel by the waiter's own io_uring_enter (Backend.Flush where no such enter
+// is due), user data made of a slot index and a generation, cancellation by descriptor,
+// a multishot accept per listener and provided-buffer rings for lent reads. Open with
+// Auto picks it where the kernel allows it and falls back to the reactive backend with
+// the reason in Info. The reactive backend emulates that over a
 // readiness reactor (package reactor: epoll or kqueue): it tries the syscall at once and,
 // on EAGAIN, parks the operation on its descriptor's read or write list until the reactor
 // reports readiness; the runner that receives the readied operation then retries the
