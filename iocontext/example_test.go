@@ -103,3 +103,53 @@ func ExampleListenTCP() {
 	<-done // Run returns once the connection is closed: no work is left
 	// Output: hello, coio
 }
+
+// An echo connection that reads into buffers lent by the Context: between messages it
+// holds no read buffer of its own. The handler releases each buffer once the bytes are
+// written back. The gathered write sends a header and the lent bytes in one syscall.
+func ExampleTCPConn_AsyncReadLent() {
+	ctx, _ := iocontext.New(iocontext.WithLendBuffers(4096, 64))
+	defer ctx.Close()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	ln.AsyncAccept(func(c *iocontext.TCPConn, err error) {
+		if err != nil {
+			return
+		}
+		ln.Close()
+		header := []byte("echo: ")
+		var onRead func(iocontext.LentBuffer, error)
+		onRead = func(b iocontext.LentBuffer, err error) {
+			if err != nil { // io.EOF when the client closes
+				c.Close()
+				return
+			}
+			c.AsyncWriteVec([][]byte{header, b.B}, func(_ int, err error) {
+				b.Release()
+				if err == nil {
+					c.AsyncReadLent(onRead)
+				}
+			})
+		}
+		c.AsyncReadLent(onRead)
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx.Run()
+	}()
+
+	conn, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	conn.Write([]byte("hello"))
+	reply := make([]byte, len("echo: hello"))
+	io.ReadFull(conn, reply)
+	fmt.Println(string(reply))
+	conn.Close()
+	<-done
+	// Output: echo: hello
+}
