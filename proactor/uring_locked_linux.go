@@ -87,6 +87,7 @@ func (u *uringBackend) ownerLoop() {
 	lk := u.lk
 	defer close(lk.ownerDone)
 	var ready []*Op
+	lk.reaped.Store(u.ring.SQHead()) // the set-up's entries are through
 	for !lk.stop.Load() {
 		lk.ownerBlocked.Store(true)
 		// Entries published before ownerBlocked was set are seen here; a producer
@@ -168,13 +169,15 @@ func (u *uringBackend) kickOwner() {
 // lockedWait hands over what the owner reaped, waiting up to timeout for some.
 func (u *uringBackend) lockedWait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 	lk := u.lk
-	if u.ring.SQPending() > 0 {
-		// What this runner's handlers (or a Poll's caller) submitted: a poll must
-		// see the ops that complete at submission, so it waits for the owner's
-		// next pass (bounded by a second: on a loaded machine the owner's thread
-		// may wait for a CPU).
-		target := u.ring.SQTail()
-		u.kickOwner()
+	if target := u.ring.SQTail(); int32(lk.reaped.Load()-target) < 0 {
+		// Entries published and not yet through a whole owner pass (submitted and
+		// reaped) — queued by this runner's handlers, or by a Poll's caller and
+		// perhaps already submitted: a poll must see the ops that complete at
+		// submission, so it waits for that pass (bounded by a second: on a loaded
+		// machine the owner's thread may wait for a CPU).
+		if u.ring.SQPending() > 0 {
+			u.kickOwner()
+		}
 		if timeout == 0 {
 			for deadline := time.Now().Add(time.Second); int32(lk.reaped.Load()-target) < 0 && time.Now().Before(deadline); {
 				runtime.Gosched()
