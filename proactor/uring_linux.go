@@ -911,10 +911,42 @@ func (u *uringBackend) cancelFd(f *FD) {
 	}
 	idx, s := u.alloc()
 	s.fd = f
-	u.sqe().PrepCancelFd(f.Sysfd, makeUD(tagCancel, s.gen, uint32(idx)))
+	gen := s.gen
+	u.sqe().PrepCancelFd(f.Sysfd, makeUD(tagCancel, gen, uint32(idx)))
 	u.ring.Publish()
+	pos := u.ring.SQTail() // the cancel is the entry before pos
 	u.mu.Unlock()
 	u.Flush()
+	if !u.submitted(pos) {
+		return // its completion drops the reference
+	}
+	// The kernel acts on a cancel when it submits it, so the number needs no more
+	// protecting: drop the reference now rather than at the cancel's completion,
+	// which may be reaped after the completions of the ops it cancelled (their order
+	// is unspecified) — the stream must be reusable once Close has returned and the
+	// last handler has run.
+	u.mu.Lock()
+	if s := u.slot(idx); s.used && s.gen == gen && s.fd == f {
+		s.fd = nil
+		u.mu.Unlock()
+		f.Release()
+		return
+	}
+	u.mu.Unlock()
+}
+
+// submitted reports whether the kernel has taken the entries before pos; on the
+// thread-bound variant it waits (a second at most) for the owner's pass that does.
+func (u *uringBackend) submitted(pos uint32) bool {
+	if u.lk == nil {
+		return int32(u.ring.SQHead()-pos) >= 0
+	}
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); runtime.Gosched() {
+		if int32(u.lk.reaped.Load()-pos) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *uringBackend) CancelOp(op *Op) bool {
@@ -1062,7 +1094,9 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			if s.gen != gen || !s.used {
 				continue
 			}
-			done = append(done, completion{fd: s.fd})
+			if s.fd != nil { // nil: cancelFd dropped the reference already
+				done = append(done, completion{fd: s.fd})
+			}
 			u.release(idx, s)
 		case tagOp:
 			if idx >= u.nslots {
