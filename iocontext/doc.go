@@ -21,7 +21,13 @@
 // allocation.
 //
 // Streams allow one read and one write in flight at a time (a second one fails with
-// ErrBusy); a read and a write may overlap.
+// ErrBusy); a read and a write may overlap. AsyncReadLent reads into a buffer the
+// Context lends (on io_uring, a provided-buffer ring), so a connection waiting for data
+// holds no read buffer; AsyncWriteVec writes several buffers with one gathered write.
+//
+// On io_uring, operations started by handlers are handed to the kernel together, by
+// the next io_uring_enter of a runner (the one that waits for completions submits them
+// in the same syscall); a handler that blocks delays the submission of what it started.
 //
 // # Work and stopping
 //
