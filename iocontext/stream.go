@@ -120,16 +120,7 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf = b
-	if len(b) == 0 || !s.opened.Load() {
-		op.N, op.Err = 0, nil
-		if s.fd.Closing() || !s.opened.Load() {
-			op.Err = net.ErrClosed
-		}
-		c.countSubmit(op.Kind)
-		c.push(task{op: op})
-		return
-	}
-	c.submit(op)
+	s.start(op, len(b) == 0)
 }
 
 // LentBuffer holds bytes read by AsyncReadLent in a buffer the Context lends to the
@@ -171,13 +162,7 @@ func (s *stream) AsyncReadLent(h func(b LentBuffer, err error)) {
 	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf, op.Lend = nil, true
-	if !s.opened.Load() || s.fd.Closing() {
-		op.N, op.Err = 0, net.ErrClosed
-		c.countSubmit(op.Kind)
-		c.push(task{op: op})
-		return
-	}
-	c.submit(op)
+	s.start(op, false)
 }
 
 // lentDone completes an AsyncReadLent.
@@ -200,6 +185,23 @@ func (s *stream) lentDone(op *proactor.Op) {
 	s.lh = nil
 	s.reading.Store(false)
 	h(lb, err)
+}
+
+// start hands op to the backend, or completes it at once without the backend: with
+// (0, nil) when it has nothing to transfer, with net.ErrClosed on a stream that is not
+// open.
+func (s *stream) start(op *proactor.Op, empty bool) {
+	c := s.c
+	if empty || !s.opened.Load() {
+		op.N, op.Err = 0, nil
+		if s.fd.Closing() || !s.opened.Load() {
+			op.Err = net.ErrClosed
+		}
+		c.countSubmit(op.Kind)
+		c.push(task{op: op})
+		return
+	}
+	c.submit(op)
 }
 
 func (s *stream) readDone(op *proactor.Op) {
@@ -361,16 +363,7 @@ func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
 	s.wgen = s.cancels.Load()
 	op := &s.wop
 	op.Buf = b
-	if len(b) == 0 || !s.opened.Load() {
-		op.N, op.Err = 0, nil
-		if s.fd.Closing() || !s.opened.Load() {
-			op.Err = net.ErrClosed
-		}
-		c.countSubmit(op.Kind)
-		c.push(task{op: op})
-		return
-	}
-	c.submit(op)
+	s.start(op, len(b) == 0)
 }
 
 // AsyncWriteVec writes the buffers of bufs in order, as one stream of bytes, with as
@@ -398,17 +391,7 @@ func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 	s.wgen = s.cancels.Load()
 	op := &s.wop
 	op.Buf, op.Vec = nil, s.wvec
-	if total == 0 || !s.opened.Load() {
-		op.Vec = nil
-		op.N, op.Err = 0, nil
-		if s.fd.Closing() || !s.opened.Load() {
-			op.Err = net.ErrClosed
-		}
-		c.countSubmit(op.Kind)
-		c.push(task{op: op})
-		return
-	}
-	c.submit(op)
+	s.start(op, total == 0)
 }
 
 // advanceVec drops the first n bytes of vec, which the stream owns.

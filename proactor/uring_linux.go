@@ -374,6 +374,14 @@ func (u *uringBackend) alloc() (int32, *uslot) {
 	return idx, s
 }
 
+// track takes a slot for op's request and returns its user data; mu is held.
+func (u *uringBackend) track(op *Op) (int32, *uslot, uint64) {
+	idx, s := u.alloc()
+	s.op = op
+	u.ops++
+	return idx, s, makeUD(tagOp, s.gen, uint32(idx))
+}
+
 // release returns slot idx to the free list; mu is held.
 func (u *uringBackend) release(idx int32, s *uslot) {
 	if s.op != nil {
@@ -456,10 +464,7 @@ func (u *uringBackend) Submit(op *Op) {
 		u.mu.Unlock()
 		return
 	}
-	idx, s := u.alloc()
-	s.op = op
-	u.ops++
-	ud := makeUD(tagOp, s.gen, uint32(idx))
+	idx, s, ud := u.track(op)
 	if err := u.prep(op, s, ud); err != nil {
 		u.release(idx, s)
 		u.mu.Unlock()
@@ -552,15 +557,24 @@ func (u *uringBackend) submitAccept(op *Op) (d completion, ok bool) {
 	}
 	st.waiter = op
 	u.waiting++
-	if !st.armed && f.Acquire() { // the request's own reference, until its last completion
-		idx, s := u.alloc()
-		s.fd = f
-		st.ud = makeUD(tagAccept, s.gen, uint32(idx))
-		u.sqe().PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
-		u.ring.Publish()
-		st.armed = true
+	if !st.armed {
+		u.armAccept(st, f)
 	}
 	return completion{}, false
+}
+
+// armAccept queues f's multishot accept; mu is held. The request holds its own
+// reference on f until its last completion.
+func (u *uringBackend) armAccept(st *acceptState, f *FD) {
+	if !f.Acquire() {
+		return // closing
+	}
+	idx, s := u.alloc()
+	s.fd = f
+	st.ud = makeUD(tagAccept, s.gen, uint32(idx))
+	u.sqe().PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
+	u.ring.Publish()
+	st.armed = true
 }
 
 // accepted handles a completion of a multishot accept; mu is held.
@@ -607,13 +621,8 @@ func (u *uringBackend) accepted(c *uring.CQE, idx int32, s *uslot, done []comple
 	st.armed = false
 	u.release(idx, s)
 	done = append(done, completion{fd: f})
-	if st.waiter != nil && !f.Closing() && f.Acquire() {
-		idx, s := u.alloc()
-		s.fd = f
-		st.ud = makeUD(tagAccept, s.gen, uint32(idx))
-		u.sqe().PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
-		u.ring.Publish()
-		st.armed = true
+	if st.waiter != nil && !f.Closing() {
+		u.armAccept(st, f)
 	}
 	if f.Closing() && st.waiter == nil {
 		for _, fd := range st.backlog {
@@ -706,10 +715,7 @@ func (u *uringBackend) restartStarved() {
 	copy(u.starved, u.starved[1:])
 	u.starved[len(u.starved)-1] = nil
 	u.starved = u.starved[:len(u.starved)-1]
-	idx, s := u.alloc()
-	s.op = op
-	u.ops++
-	ud := makeUD(tagOp, s.gen, uint32(idx))
+	_, _, ud := u.track(op)
 	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
 	op.ud = ud
 	op.BufID = restarted
@@ -823,10 +829,12 @@ func (u *uringBackend) TryNow(op *Op) bool {
 	var err error
 	for {
 		op.Syscalls++
+		// The descriptor is non-blocking (as on the reactive backends): a plain
+		// read or write says EAGAIN rather than wait.
 		if op.Kind == OpRead {
-			n, _, err = unix.Recvfrom(f.Sysfd, op.Buf, unix.MSG_DONTWAIT)
+			n, err = unix.Read(f.Sysfd, op.Buf)
 		} else {
-			n, err = unix.SendmsgN(f.Sysfd, op.Buf, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			n, err = unix.Write(f.Sysfd, op.Buf)
 		}
 		if err != unix.EINTR {
 			break
@@ -1033,11 +1041,7 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 		}
 		_, err = u.enter(pending, 0, flags, -1)
 	}
-	switch err {
-	case nil, unix.EINTR, unix.EAGAIN, unix.EBUSY:
-		// EINTR: a signal (Go preempts threads with them) cut the wait short; the
-		// caller waits again. EAGAIN/EBUSY: reap first, then submit.
-	default:
+	if !transient(err) {
 		return ready, os.NewSyscallError("io_uring_enter", err)
 	}
 	for total := 0; total < uringReapMax; {
@@ -1047,7 +1051,7 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 				break
 			}
 			u.overflows.Add(1)
-			if _, err := u.enter(0, 0, uring.EnterGetEvents, -1); err != nil && err != unix.EINTR && err != unix.EAGAIN && err != unix.EBUSY {
+			if _, err := u.enter(0, 0, uring.EnterGetEvents, -1); !transient(err) {
 				return ready, os.NewSyscallError("io_uring_enter", err)
 			}
 			if n = r.Peek(u.cqes); n == 0 {
@@ -1221,9 +1225,7 @@ func (u *uringBackend) Shutdown() error {
 	leaked := u.wakeArmed || u.used > 0
 	u.mu.Unlock()
 	if leaked {
-		uringGraveyard.Lock()
-		uringGraveyard.kept = append(uringGraveyard.kept, u)
-		uringGraveyard.Unlock()
+		keepForever(u)
 	}
 	u.gone.Store(true)
 	for u.users.Load() != 0 {
@@ -1236,9 +1238,7 @@ func (u *uringBackend) Shutdown() error {
 		// The kernel or a handler still holds a lent buffer: its memory stays
 		// mapped (and the backend reachable) for good rather than vanish under it.
 		if !leaked {
-			uringGraveyard.Lock()
-			uringGraveyard.kept = append(uringGraveyard.kept, u)
-			uringGraveyard.Unlock()
+			keepForever(u)
 		}
 	default:
 		berr = u.bufs.Close()
@@ -1248,6 +1248,22 @@ func (u *uringBackend) Shutdown() error {
 		return errors.Join(err, errors.New("proactor: io_uring requests still in the kernel at shutdown; their memory is kept"))
 	}
 	return err
+}
+
+// transient reports whether an io_uring_enter error only means "not now": EINTR (a
+// signal, and Go preempts threads with them, cut a wait short; the caller waits again),
+// EAGAIN/EBUSY (the kernel is short of memory or still flushing an overflowed CQ: reap
+// first, then submit).
+func transient(err error) bool {
+	return err == nil || err == unix.EINTR || err == unix.EAGAIN || err == unix.EBUSY
+}
+
+// keepForever makes u reachable for good: requests or lent buffers outlived its
+// Shutdown, and their memory must never be reused under the kernel or a handler.
+func keepForever(u *uringBackend) {
+	uringGraveyard.Lock()
+	uringGraveyard.kept = append(uringGraveyard.kept, u)
+	uringGraveyard.Unlock()
 }
 
 // uringWakeOne is the eventfd increment Wake writes: package-level, because a local

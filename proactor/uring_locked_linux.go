@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coionet/coio/internal/uring"
-	"golang.org/x/sys/unix"
 )
 
 // The thread-bound variant of the io_uring backend (Kind IOURingLocked), kept to
@@ -100,7 +99,7 @@ func (u *uringBackend) ownerLoop() {
 		head := u.ring.SQHead()
 		lk.ownerBlocked.Store(false)
 		lk.kicked.Store(false)
-		if err != nil && err != unix.EINTR && err != unix.EAGAIN && err != unix.EBUSY {
+		if !transient(err) {
 			panic("proactor: io_uring_enter on the owner thread: " + err.Error())
 		}
 		select {
@@ -235,9 +234,7 @@ func (u *uringBackend) lockedShutdown() error {
 	lk.leaked = u.used > 0 || slices.Contains(u.lent, true)
 	u.mu.Unlock()
 	if lk.leaked {
-		uringGraveyard.Lock()
-		uringGraveyard.kept = append(uringGraveyard.kept, u)
-		uringGraveyard.Unlock()
+		keepForever(u)
 	}
 	lk.stop.Store(true)
 	lk.kicked.Store(false)

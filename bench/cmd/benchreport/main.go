@@ -15,10 +15,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -97,23 +95,7 @@ func main() {
 	write(os.Stdout, runs, *num, *den, *noisy)
 }
 
-func read(r io.Reader) ([]run, error) {
-	var runs []run
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] != '{' {
-			continue
-		}
-		var x run
-		if err := json.Unmarshal([]byte(text), &x); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		runs = append(runs, x)
-	}
-	return runs, sc.Err()
-}
+func read(r io.Reader) ([]run, error) { return results.ReadLines[run](r) }
 
 func write(w io.Writer, runs []run, num, den string, noisy float64) {
 	first := runs[0]

@@ -140,9 +140,13 @@ func (r Row) Stamp() string {
 	return fmt.Sprintf("%s ×%d, %s · %s · %s", r.Machine.CPU, r.Machine.Cores, kernel, date, r.Commit)
 }
 
-// Read reads JSON lines (blank lines and lines not starting with '{' are skipped).
-func Read(r io.Reader) ([]Row, error) {
-	var rows []Row
+// Read reads rows from JSON lines.
+func Read(r io.Reader) ([]Row, error) { return ReadLines[Row](r) }
+
+// ReadLines decodes JSON lines into values of T (blank lines and lines not starting
+// with '{' are skipped), for every tool that reads a results file.
+func ReadLines[T any](r io.Reader) ([]T, error) {
+	var out []T
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -150,13 +154,13 @@ func Read(r io.Reader) ([]Row, error) {
 		if text == "" || text[0] != '{' {
 			continue
 		}
-		var x Row
+		var x T
 		if err := json.Unmarshal([]byte(text), &x); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		rows = append(rows, x)
+		out = append(out, x)
 	}
-	return rows, sc.Err()
+	return out, sc.Err()
 }
 
 // IsMatrix reports whether rows come from benchmatrix (they name their scenario).
