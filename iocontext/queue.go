@@ -39,6 +39,16 @@ func (q *ring) pop() (task, bool) {
 	return t, true
 }
 
+// unpop puts t back at the front of q, where pop took it from.
+func (q *ring) unpop(t task) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.head = (q.head - 1) & (len(q.buf) - 1)
+	q.buf[q.head] = t
+	q.n++
+}
+
 // moveTo moves up to max tasks from the front of q to the back of dst.
 func (q *ring) moveTo(dst *ring, max int) int {
 	moved := 0

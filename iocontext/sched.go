@@ -132,6 +132,12 @@ func (c *Context) run(m mode) (n int) {
 			return n
 		}
 		t, ok := r.next(m.block)
+		if ok && c.stopped.Load() {
+			// Stop came while next was looking (a spinning runner may take a
+			// handler posted after Stop): the handler waits for a Restart.
+			r.unpopLocal(t)
+			return n
+		}
 		if ok {
 			if r.searching {
 				r.stopSearching()
@@ -338,6 +344,14 @@ func (r *runner) popLocal() (task, bool) {
 	r.qlen.Store(int32(r.q.len()))
 	r.mu.Unlock()
 	return t, ok
+}
+
+// unpopLocal puts back the task popLocal returned.
+func (r *runner) unpopLocal(t task) {
+	r.mu.Lock()
+	r.q.unpop(t)
+	r.qlen.Store(int32(r.q.len()))
+	r.mu.Unlock()
 }
 
 // takeInjected moves a share of the shared queue to the runner's own queue.

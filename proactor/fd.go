@@ -34,6 +34,10 @@ type FD struct {
 	// error may already be waiting behind the data, with no edge left to announce it,
 	// so no syscall is skipped from then on.
 	hup atomic.Bool
+
+	// urs is the io_uring backend's multishot lent read on this descriptor (guarded
+	// by that backend's lock); nil on the other backends and until the first one.
+	urs *uringRecv
 }
 
 // fdBackend is what an FD needs from the backend that registered it.

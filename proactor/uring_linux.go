@@ -38,6 +38,7 @@ const (
 	tagCancel = 2 // a cancel request; the slot (if any) holds the FD reference it keeps
 	tagWake   = 3 // the eventfd read that wakes the waiter
 	tagAccept = 4 // a listener's multishot accept; the slot holds the FD reference it keeps
+	tagRecv   = 5 // a descriptor's multishot lent read; the slot holds the FD reference it keeps
 	genMask   = 1<<24 - 1
 )
 
@@ -123,6 +124,7 @@ type uringBackend struct {
 	bufs                *uring.BufRing
 	lent                []bool
 	starved             []*Op
+	queued              int // buffers multishot recvs filled ahead of the reads
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState
@@ -455,6 +457,15 @@ func (u *uringBackend) Submit(op *Op) {
 		}
 		return
 	}
+	if op.Lend && uringMultishotRecv.Load() {
+		d, ok := u.submitLent(op)
+		u.mu.Unlock()
+		if ok {
+			finish(op, d.n, d.err)
+			u.sink.Complete(op)
+		}
+		return
+	}
 	if op.Lend && len(u.starved) > 0 {
 		// Reads already wait for a buffer: queue behind them, so that buffers go
 		// to waiting connections in turn rather than to whichever read the kernel
@@ -715,11 +726,12 @@ func (u *uringBackend) restartStarved() {
 	copy(u.starved, u.starved[1:])
 	u.starved[len(u.starved)-1] = nil
 	u.starved = u.starved[:len(u.starved)-1]
-	_, _, ud := u.track(op)
-	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
-	op.ud = ud
 	op.BufID = restarted
-	u.ring.Publish()
+	if rs := op.FD.urs; rs != nil && uringMultishotRecv.Load() {
+		u.waitLent(rs, op)
+		return
+	}
+	u.recvOnce(op)
 }
 
 // restarted marks (in BufID) a read restarted for a released buffer: if another read
@@ -879,6 +891,7 @@ func (u *uringBackend) settleStarved(f *FD) int {
 			}
 		}
 	}
+	done = u.settleRecv(f, done)
 	if len(u.starved) == 0 && len(done) == 0 {
 		u.mu.Unlock()
 		return 0
@@ -963,6 +976,12 @@ func (u *uringBackend) CancelOp(op *Op) bool {
 	if st := u.accepts[op.FD]; st != nil && st.waiter == op {
 		st.waiter = nil
 		u.waiting--
+		u.mu.Unlock()
+		finish(op, 0, ErrAborted)
+		u.sink.Complete(op)
+		return true
+	}
+	if op.Lend && u.cancelLent(op) {
 		u.mu.Unlock()
 		finish(op, 0, ErrAborted)
 		u.sink.Complete(op)
@@ -1090,6 +1109,15 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				continue
 			}
 			done = u.accepted(c, idx, s, done)
+		case tagRecv:
+			if idx >= u.nslots {
+				continue
+			}
+			s := u.slot(idx)
+			if s.gen != gen || !s.used {
+				continue
+			}
+			done = u.received(c, idx, s, done)
 		case tagCancel:
 			if c.UserData == makeUD(tagCancel, 0, 0) {
 				continue // a cancel of one op: nothing to settle

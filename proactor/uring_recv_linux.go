@@ -1,0 +1,288 @@
+package proactor
+
+import (
+	"slices"
+	"sync/atomic"
+
+	"github.com/coionet/coio/internal/uring"
+	"golang.org/x/sys/unix"
+)
+
+// Lent reads on io_uring use one multishot recv per descriptor: armed by the first
+// read, it stays in the kernel and posts a completion, with a buffer of the provided
+// ring, each time data arrives. A read that finds data already received takes it
+// without a request; one that finds none waits for the next completion. Against a
+// recv request per read this saves the request and, when the socket is empty, the
+// poll the kernel arms and tears down for each (63% of the reads of a 64 B depth-16
+// echo found it empty; ARCHITECTURE.md, "Multishot lent reads").
+//
+// The kernel fills buffers for a descriptor whose reader is busy elsewhere, so data
+// received ahead of the reads is bounded: recvQueueMax buffers per descriptor, and a
+// quarter of the ring over all of them. At either bound the request is cancelled (its
+// data stays queued) and the next read that finds the queue empty arms it again.
+// Without the global bound, connections whose handlers do not read for a while could
+// hold every buffer, and the reads that would let them go on could starve.
+
+// recvQueueMax bounds the buffers one descriptor's multishot recv fills ahead of its
+// reads.
+const recvQueueMax = 4
+
+// uringMultishotRecv says whether lent reads use multishot recv; cleared when the
+// kernel refuses it (before Linux 6.0), and by tests of the single-request path.
+var uringMultishotRecv atomic.Bool
+
+func init() { uringMultishotRecv.Store(true) }
+
+// lentChunk is data received ahead of the reads: n bytes in buffer bid.
+type lentChunk struct {
+	bid uint16
+	n   int32
+}
+
+// uringRecv is a descriptor's multishot lent read, guarded by the backend's mu.
+type uringRecv struct {
+	idx     int32 // the request's slot while armed
+	gen     uint32
+	armed   bool // the request is in the kernel
+	capped  bool // a cancel at the queue's bound is on its way
+	aborted bool // Cancel or Close hit the request: a read still waiting at its end is aborted
+	end     bool // after the queue, the end of stream (errno 0) or errno is next
+	errno   unix.Errno
+	waiter  *Op         // the read waiting for data
+	q       []lentChunk // data received ahead of the reads, from q[qh]
+	qh      int
+}
+
+// submitLent starts a lent read with the multishot recv: it takes data already
+// received, or waits for the next completion; ok reports a result for op now. mu is
+// held; op holds a reference on its FD.
+func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
+	f := op.FD
+	rs := f.urs
+	if rs == nil {
+		rs = &uringRecv{}
+		f.urs = rs
+	}
+	if rs.qh < len(rs.q) {
+		c := rs.q[rs.qh]
+		if rs.qh++; rs.qh == len(rs.q) {
+			rs.q, rs.qh = rs.q[:0], 0
+		}
+		u.queued--
+		op.Buf, op.BufID = u.bufs.Buf(c.bid), int32(c.bid)
+		return completion{n: int(c.n)}, true
+	}
+	if rs.end {
+		rs.end = false
+		op.Buf = nil
+		if rs.errno != 0 {
+			d.err, rs.errno = rs.errno, 0
+		}
+		return d, true
+	}
+	if err := u.lendRing(); err != nil {
+		op.Buf = nil
+		return completion{err: err}, true
+	}
+	if !rs.armed && len(u.starved) > 0 {
+		// Reads already wait for a buffer: queue behind them (see Submit).
+		op.BufID = 0
+		u.starved = append(u.starved, op)
+		return completion{}, false
+	}
+	u.waitLent(rs, op)
+	return completion{}, false
+}
+
+// waitLent makes op the read waiting on rs, arming the request if it is not in the
+// kernel; mu is held.
+func (u *uringBackend) waitLent(rs *uringRecv, op *Op) {
+	rs.waiter = op
+	u.waiting++
+	if !rs.armed {
+		u.armRecv(rs, op.FD)
+	}
+}
+
+// armRecv queues f's multishot recv; mu is held. The request holds its own reference
+// on f until its last completion. If f is closing the waiter stays, and the Close's
+// settleStarved aborts it.
+func (u *uringBackend) armRecv(rs *uringRecv, f *FD) {
+	if !f.Acquire() {
+		return
+	}
+	idx, s := u.alloc()
+	s.fd = f
+	rs.idx, rs.gen = idx, s.gen
+	rs.armed, rs.capped, rs.aborted = true, false, false
+	u.sqe().PrepRecvMultishot(f.Sysfd, u.bufs.Bgid(), makeUD(tagRecv, s.gen, uint32(idx)))
+	u.ring.Publish()
+}
+
+// received handles a completion of a multishot recv; mu is held.
+func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []completion) []completion {
+	f := s.fd
+	rs := f.urs
+	more := c.Flags&uring.CQEFMore != 0
+	if c.Flags&uring.CQEFBuffer != 0 {
+		bid := uint16(c.Flags >> uring.CQEBufferShift)
+		switch {
+		case c.Res <= 0 || f.Closing():
+			u.bufs.Recycle(bid) // nothing to lend, or nobody left to read it
+			u.bufs.Advance()
+		case rs.waiter != nil:
+			w := rs.waiter
+			u.lent[bid] = true
+			w.Buf, w.BufID = u.bufs.Buf(bid), int32(bid)
+			done = u.wake(rs, done, completion{op: w, n: int(c.Res)})
+		default:
+			u.lent[bid] = true
+			// The kernel may post a few more before the cancel at the bound
+			// lands: the queue grows for them.
+			rs.q = append(rs.q, lentChunk{bid: bid, n: c.Res})
+			u.queued++
+			if more && !rs.capped && (len(rs.q)-rs.qh >= recvQueueMax || u.queued >= len(u.lent)/4) {
+				u.sqe().PrepCancel(makeUD(tagRecv, rs.gen, uint32(rs.idx)), 0, makeUD(tagCancel, 0, 0))
+				u.ring.Publish()
+				rs.capped = true
+			}
+		}
+	}
+	errno := unix.Errno(0)
+	if c.Res < 0 {
+		errno = unix.Errno(-c.Res)
+	}
+	switch {
+	case c.Res > 0:
+	case errno == unix.ECANCELED:
+		// Cancel, Close or the bound: settled below, at the request's end.
+	case errno == unix.ENOBUFS:
+		// Every buffer is lent: the data waits in the socket. A waiting read joins
+		// the queue of reads waiting for a buffer; the request ends (no F_MORE).
+		if w := rs.waiter; w != nil && !rs.aborted && !f.Closing() {
+			rs.waiter = nil
+			u.waiting--
+			w.Buf = nil
+			if w.BufID == restarted {
+				u.starved = slices.Insert(u.starved, 0, w)
+			} else {
+				u.starved = append(u.starved, w)
+			}
+		}
+	case errno == unix.EINVAL && !more && rs.waiter != nil:
+		// A kernel without multishot recv (before 6.0) refuses it: use a request
+		// per read from now on.
+		uringMultishotRecv.Store(false)
+		w := rs.waiter
+		rs.waiter = nil
+		u.waiting--
+		u.recvOnce(w)
+	default:
+		// The end of stream (0) or an error: for the waiting read, or the next.
+		if w := rs.waiter; w != nil {
+			w.Buf = nil
+			var err error
+			if errno != 0 {
+				err = errno
+			}
+			done = u.wake(rs, done, completion{op: w, err: err})
+		} else if !f.Closing() {
+			rs.end, rs.errno = true, errno
+		}
+	}
+	if more {
+		return done
+	}
+	// The request is over: drop its reference; arm it again for a read still
+	// waiting, unless it was cancelled for it.
+	rs.armed = false
+	u.release(idx, s)
+	done = append(done, completion{fd: f})
+	if w := rs.waiter; w != nil {
+		switch {
+		case f.Closing():
+			done = u.wake(rs, done, completion{op: w, err: ErrAbortedClosed})
+		case rs.aborted:
+			done = u.wake(rs, done, completion{op: w, err: ErrAborted})
+		default:
+			u.armRecv(rs, f)
+		}
+	}
+	if f.Closing() {
+		u.dropQueue(rs)
+	}
+	return done
+}
+
+// wake hands d to rs's waiting read; mu is held.
+func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []completion {
+	rs.waiter = nil
+	u.waiting--
+	if d.err != nil {
+		d.op.Buf = nil
+	}
+	return append(done, d)
+}
+
+// recvOnce submits op as a single lent recv request; mu is held.
+func (u *uringBackend) recvOnce(op *Op) {
+	_, _, ud := u.track(op)
+	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
+	op.ud = ud
+	u.ring.Publish()
+}
+
+// dropQueue gives the buffers received ahead of the reads back to the ring: f is
+// closed and nobody will read them. mu is held.
+func (u *uringBackend) dropQueue(rs *uringRecv) {
+	rs.end, rs.errno = false, 0
+	if rs.qh == len(rs.q) {
+		return
+	}
+	for _, c := range rs.q[rs.qh:] {
+		u.lent[c.bid] = false
+		u.bufs.Recycle(c.bid)
+		u.queued--
+	}
+	rs.q, rs.qh = rs.q[:0], 0
+	u.bufs.Advance()
+}
+
+// settleRecv is Cancel's and Close's part for f's multishot recv; mu is held. An armed
+// request is ended by the cancel that follows, and its waiting read settled then, after
+// the data received before the cancel; a read waiting with nothing in the kernel (the
+// arm lost a race with Close) is aborted now.
+func (u *uringBackend) settleRecv(f *FD, done []completion) []completion {
+	rs := f.urs
+	if rs == nil {
+		return done
+	}
+	if rs.armed {
+		rs.aborted = true
+		return done
+	}
+	if w := rs.waiter; w != nil {
+		err := ErrAborted
+		if f.Closing() {
+			err = ErrAbortedClosed
+		}
+		done = u.wake(rs, done, completion{op: w, err: err})
+	}
+	if f.Closing() {
+		u.dropQueue(rs)
+	}
+	return done
+}
+
+// cancelLent aborts op if it is the read waiting on its descriptor's multishot recv,
+// which stays armed; mu is held.
+func (u *uringBackend) cancelLent(op *Op) bool {
+	rs := op.FD.urs
+	if rs == nil || rs.waiter != op {
+		return false
+	}
+	rs.waiter = nil
+	u.waiting--
+	op.Buf = nil
+	return true
+}

@@ -1,0 +1,297 @@
+package proactor
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openUringLend opens the io_uring backend with count lent buffers of size bytes.
+func openUringLend(t *testing.T, size, count int) (*uringBackend, chanSink) {
+	t.Helper()
+	t.Setenv(EnvVar, "")
+	sink := make(chanSink, 64)
+	be, _, err := Open(IOURing, sink)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+			t.Skipf("io_uring refused by this kernel: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Shutdown() })
+	if err := be.SetLendBuffers(size, count); err != nil {
+		t.Fatal(err)
+	}
+	return be.(*uringBackend), sink
+}
+
+// finishOne runs the backend until op has completed (from the sink or from Wait).
+func finishOne(t *testing.T, u *uringBackend, sink chanSink, op *Op) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var ready []*Op
+	for time.Now().Before(deadline) {
+		select {
+		case got := <-sink:
+			if got != op {
+				t.Fatalf("completion of an op that was not in flight: %+v", got)
+			}
+			return
+		default:
+		}
+		var err error
+		if ready, err = u.Wait(5*time.Millisecond, ready[:0]); err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range ready {
+			if got != op {
+				t.Fatalf("completion of an op that was not in flight: %+v", got)
+			}
+			return
+		}
+	}
+	t.Fatal("lent read did not complete")
+}
+
+// reap runs Wait for d, letting completions with no op waiting arrive.
+func reap(t *testing.T, u *uringBackend, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		ready, err := u.Wait(2*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ready) > 0 {
+			t.Fatalf("%d ops completed with none in flight", len(ready))
+		}
+	}
+}
+
+// queuedOn is how many buffers f's multishot recv holds ahead of its reads.
+func queuedOn(u *uringBackend, f *FD) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if f.urs == nil {
+		return 0
+	}
+	return len(f.urs.q) - f.urs.qh
+}
+
+// lentRead reads once with a lent buffer and returns a copy of the bytes (released).
+func lentRead(t *testing.T, u *uringBackend, sink chanSink, op *Op) ([]byte, error) {
+	t.Helper()
+	op.Buf, op.Lend = nil, true
+	u.Submit(op)
+	u.Flush()
+	finishOne(t, u, sink, op)
+	if op.Err != nil || op.N == 0 {
+		if op.Buf != nil {
+			t.Fatalf("a read that ended with (%d, %v) holds a lent buffer", op.N, op.Err)
+		}
+		return nil, op.Err
+	}
+	b := bytes.Clone(op.Buf[:op.N])
+	u.ReleaseBuffer(op.BufID)
+	return b, nil
+}
+
+// TestUringLentReadsShareOneRequest: with the multishot recv, many lent reads cost one
+// request; data that arrives while no read waits is kept, in order, up to the bound,
+// and the rest stays in the socket until the reads catch up.
+func TestUringLentReadsShareOneRequest(t *testing.T) {
+	u, sink := openUringLend(t, 64, 64)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	if err := u.Register(&f, a); err != nil {
+		t.Fatal(err)
+	}
+	op := &Op{Kind: OpRead, FD: &f}
+
+	var want, got []byte
+	send := func(i int) {
+		msg := bytes.Repeat([]byte{byte(i)}, 40)
+		want = append(want, msg...)
+		if _, err := unix.Write(b, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0)
+	p, err := lentRead(t, u, sink, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, p...)
+	tail := u.ring.SQTail()
+
+	// Written while no read waits: the armed request receives it ahead.
+	for i := 1; i <= 20; i++ {
+		send(i)
+		reap(t, u, 3*time.Millisecond)
+	}
+	q := queuedOn(u, &f)
+	if q == 0 {
+		t.Fatal("nothing received ahead of the reads: is the multishot recv armed?")
+	}
+	if q > recvQueueMax+2 {
+		t.Fatalf("%d buffers received ahead of the reads; the bound is %d (and the few before its cancel lands)", q, recvQueueMax)
+	}
+	for len(got) < len(want) {
+		p, err := lentRead(t, u, sink, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes %v; want the %d sent, in order", len(got), got, len(want))
+	}
+	// The reads after the first made at most a few requests (the re-arms after the
+	// cancel at the bound), not one each.
+	if reqs := u.ring.SQTail() - tail; reqs > 4 {
+		t.Fatalf("%d requests for %d lent reads with a multishot recv", reqs, 20)
+	}
+
+	// The end of stream comes after the data, and again to a read after it.
+	unix.Shutdown(b, unix.SHUT_WR)
+	for range 2 {
+		if p, err := lentRead(t, u, sink, op); err != nil || p != nil {
+			t.Fatalf("read at the end of stream: (%q, %v); want (nothing, nil)", p, err)
+		}
+	}
+	closeAndReap(t, u, sink, &f)
+}
+
+// closeAndReap closes f and runs the backend until its descriptor is closed, then
+// checks that no lent buffer is left lent.
+func closeAndReap(t *testing.T, u *uringBackend, sink chanSink, f *FD) {
+	t.Helper()
+	if err := u.Close(f); err != nil {
+		t.Fatal(err)
+	}
+	closeAndReapDone(t, u, f)
+}
+
+// closeAndReapDone runs the backend until the closed f's descriptor is closed, then
+// checks that no lent buffer is left lent.
+func closeAndReapDone(t *testing.T, u *uringBackend, f *FD) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !f.Destroyed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("descriptor not closed after its requests ended")
+		}
+		if _, err := u.Wait(2*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, lent := range u.lent {
+		if lent {
+			t.Errorf("buffer %d still lent after its descriptor was closed", id)
+		}
+	}
+	if u.queued != 0 {
+		t.Errorf("%d buffers counted as received ahead after the close", u.queued)
+	}
+}
+
+// TestUringLentReadCancelAndClose: a cancelled lent read ends with ErrAborted and the
+// data that arrives after it goes to the next read; Close aborts a waiting read with
+// ErrAbortedClosed and gives back the buffers received ahead.
+func TestUringLentReadCancelAndClose(t *testing.T) {
+	for _, multishot := range []bool{true, false} {
+		name := "single"
+		if multishot {
+			name = "multishot"
+		}
+		t.Run(name, func(t *testing.T) {
+			if !multishot {
+				uringMultishotRecv.Store(false)
+				t.Cleanup(func() { uringMultishotRecv.Store(true) })
+			}
+			u, sink := openUringLend(t, 64, 8)
+			a, b := socketpair(t)
+			defer unix.Close(b)
+			var f FD
+			if err := u.Register(&f, a); err != nil {
+				t.Fatal(err)
+			}
+			op := &Op{Kind: OpRead, FD: &f, Lend: true}
+			u.Submit(op)
+			u.Flush()
+			reap(t, u, 5*time.Millisecond)
+			if !u.CancelOp(op) {
+				t.Fatal("CancelOp of a waiting lent read found nothing to cancel")
+			}
+			finishOne(t, u, sink, op)
+			if !errors.Is(op.Err, ErrAborted) || op.Buf != nil {
+				t.Fatalf("cancelled lent read: (%d, %v, buffer %v); want ErrAborted and no buffer", op.N, op.Err, op.Buf != nil)
+			}
+			unix.Write(b, []byte("after the cancel"))
+			reap(t, u, 5*time.Millisecond)
+			if p, err := lentRead(t, u, sink, op); err != nil || string(p) != "after the cancel" {
+				t.Fatalf("read after a cancel: (%q, %v)", p, err)
+			}
+
+			// Cancel of the descriptor: the waiting read is aborted, the next one
+			// still reads.
+			op.Buf, op.Lend = nil, true
+			u.Submit(op)
+			u.Flush()
+			reap(t, u, 5*time.Millisecond)
+			u.Cancel(&f)
+			finishOne(t, u, sink, op)
+			if !errors.Is(op.Err, ErrAborted) || errors.Is(op.Err, ErrAbortedClosed) {
+				t.Fatalf("lent read after Cancel: (%d, %v); want ErrAborted", op.N, op.Err)
+			}
+			unix.Write(b, []byte("after Cancel"))
+			if p, err := lentRead(t, u, sink, op); err != nil || string(p) != "after Cancel" {
+				t.Fatalf("read after Cancel: (%q, %v)", p, err)
+			}
+
+			// Data received ahead, then a read waiting, then Close.
+			unix.Write(b, []byte("kept"))
+			reap(t, u, 5*time.Millisecond)
+			if p, err := lentRead(t, u, sink, op); err != nil || string(p) != "kept" {
+				t.Fatalf("read: (%q, %v)", p, err)
+			}
+			if multishot {
+				unix.Write(b, []byte("given back at the close"))
+				reap(t, u, 5*time.Millisecond)
+				if queuedOn(u, &f) != 1 {
+					t.Fatalf("%d buffers received ahead; want 1", queuedOn(u, &f))
+				}
+			}
+			closeAndReap(t, u, sink, &f)
+			op.Buf, op.Lend = nil, true
+			u.Submit(op)
+			finishOne(t, u, sink, op)
+			if !errors.Is(op.Err, net.ErrClosed) {
+				t.Fatalf("read after Close: %v", op.Err)
+			}
+
+			// A read waiting at the Close.
+			a2, b2 := socketpair(t)
+			defer unix.Close(b2)
+			var f2 FD
+			if err := u.Register(&f2, a2); err != nil {
+				t.Fatal(err)
+			}
+			op2 := &Op{Kind: OpRead, FD: &f2, Lend: true}
+			u.Submit(op2)
+			u.Flush()
+			reap(t, u, 5*time.Millisecond)
+			u.Close(&f2)
+			finishOne(t, u, sink, op2)
+			if !errors.Is(op2.Err, ErrAbortedClosed) || op2.Buf != nil {
+				t.Fatalf("lent read waiting at Close: (%d, %v); want ErrAbortedClosed", op2.N, op2.Err)
+			}
+			closeAndReapDone(t, u, &f2)
+		})
+	}
+}
