@@ -5,7 +5,10 @@
 //	printf 'hello\n' | nc -q1 127.0.0.1 7000
 //
 // One Context is run by -runners goroutines, which share the connections: whichever
-// runner is free runs a connection's next handler. The engine's statistics are served
+// runner is free runs a connection's next handler. Reads go into buffers the Context
+// lends (AsyncReadLent; on io_uring a provided-buffer ring filled by one multishot
+// recv per connection), so an idle connection holds no buffer; -lend=false gives each
+// connection its own. The engine's statistics are served
 // to Prometheus on -metrics (default 127.0.0.1:9100, path /metrics; empty turns it
 // off).
 //
@@ -149,13 +152,21 @@ func main() {
 	metricsAddr := flag.String("metrics", "127.0.0.1:9100", "address serving /metrics (empty: off)")
 	stats := flag.Bool("stats", true, "keep engine statistics (off: /metrics shows zeros; for measuring their cost)")
 	grace := flag.Duration("grace", 5*time.Second, "how long a drain waits for connections to finish")
-	bufSize := flag.Int("buf", 4096, "bytes per read: each session's buffer, or each lent buffer with -lend")
-	lend := flag.Bool("lend", false, "read into buffers lent by the Context (AsyncReadLent): an idle connection holds no buffer")
+	bufSize := flag.Int("buf", 0, "bytes per read: each lent buffer (default 65536), or each session's own buffer with -lend=false (default 4096)")
+	lend := flag.Bool("lend", true, "read into buffers lent by the Context (AsyncReadLent), so an idle connection holds no buffer; false: each session has its own")
 	flag.Parse()
 	log.SetFlags(0)
 
-	if *bufSize <= 0 {
+	switch {
+	case *bufSize < 0:
 		log.Fatalf("echo: -buf %d: want a positive size", *bufSize)
+	case *bufSize == 0 && *lend:
+		// Lent buffers are shared, so they can be large: a read takes whatever
+		// has arrived, up to 64 KiB, in one go. Only the pages a read touches
+		// become resident: a 64-byte message touches one.
+		*bufSize = 64 << 10
+	case *bufSize == 0:
+		*bufSize = 4 << 10 // a buffer per connection: kept small
 	}
 	opts := []iocontext.Option{iocontext.WithStats(*stats)}
 	if *lend {

@@ -14,12 +14,13 @@ func TestMain(m *testing.M) { testctx.VerifyMain(m) }
 // stops it with SIGINT.
 func TestEchoProgram(t *testing.T) { exampletest.Echo(t, "echo", "-metrics", "127.0.0.1:0") }
 
-// TestEchoProgramLent runs the program with lent read buffers on each backend.
-func TestEchoProgramLent(t *testing.T) {
+// TestEchoProgramOwnBuffers runs the program with a read buffer per connection
+// (-lend=false) on each backend.
+func TestEchoProgramOwnBuffers(t *testing.T) {
 	for _, be := range []string{"epoll", "iouring"} {
 		t.Run(be, func(t *testing.T) {
 			t.Setenv("COIO_BACKEND", be)
-			exampletest.Echo(t, "echo", "-metrics=", "-lend")
+			exampletest.Echo(t, "echo", "-metrics=", "-lend=false")
 		})
 	}
 }

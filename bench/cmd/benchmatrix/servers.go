@@ -35,15 +35,15 @@ func withCores(flag string, extra ...string) func(string, int) []string {
 // echoServers are the TCP echo servers of scenarios (a)–(c). Their configurations are
 // in bench/README.md.
 var echoServers = map[string]spec{
-	// coio: the backend Auto picks (io_uring where the kernel allows it, said in the
-	// server's first lines); coio-epoll and coio-uring force one; coio-lend reads
-	// into buffers lent by the Context (AsyncReadLent), so idle connections hold none.
+	// coio: examples/echo as it comes, on the backend Auto picks (io_uring where the
+	// kernel allows it, said in the server's first lines): reads into 64 KiB buffers
+	// lent by the Context (AsyncReadLent), so idle connections hold none.
+	// coio-epoll and coio-uring force a backend; coio-own gives each connection its
+	// own 4 KiB read buffer (-lend=false), as the Asio server does.
 	"coio":       {bin: "coio-echo", args: withCores("-runners", "-metrics=")},
 	"coio-epoll": {bin: "coio-echo", args: withCores("-runners", "-metrics="), env: []string{"COIO_BACKEND=epoll"}},
 	"coio-uring": {bin: "coio-echo", args: withCores("-runners", "-metrics="), env: []string{"COIO_BACKEND=iouring"}},
-	"coio-lend":  {bin: "coio-echo", args: withCores("-runners", "-metrics=", "-lend")},
-	// coio-64k reads up to 64 KiB at once, as gnet and nbio do (the others read 4 KiB).
-	"coio-64k":   {bin: "coio-echo", args: withCores("-runners", "-metrics=", "-buf", "65536")},
+	"coio-own":   {bin: "coio-echo", args: withCores("-runners", "-metrics=", "-lend=false")},
 	"coro":       {bin: "coio-echo-coro", args: withCores("-runners")},
 	"gonet":      {bin: "gonet", args: addrOnly},
 	"gnet":       {bin: "gnet", args: addrOnly}, // multicore iff GOMAXPROCS > 1
@@ -54,7 +54,7 @@ var echoServers = map[string]spec{
 }
 
 // defaultEcho is the echo servers' run order.
-var defaultEcho = []string{"coio", "coio-epoll", "coio-lend", "coio-64k", "coro", "asio", "asio-uring", "gnet", "nbio", "netpoll", "gonet"}
+var defaultEcho = []string{"coio", "coio-epoll", "coio-own", "coro", "asio", "asio-uring", "gnet", "nbio", "netpoll", "gonet"}
 
 // httpServers are the HTTP responders of scenario (d).
 var httpServers = map[string]spec{
