@@ -164,7 +164,7 @@ func (a *connAdapter) opErr(op string, err error) error {
 			return oe
 		}
 	}
-	return &net.OpError{Op: op, Net: a.s.netw, Source: a.s.LocalAddr(), Addr: a.s.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: a.s.network(), Source: a.s.LocalAddr(), Addr: a.s.RemoteAddr(), Err: err}
 }
 
 // wait waits for one direction's completion, cancelling the operation when the

@@ -4,8 +4,7 @@ package iocontext
 // every object still open. It is embedded in the object: registering allocates nothing.
 type objNode struct {
 	prev, next *objNode
-	owner      shutdowner
-	listed     bool
+	owner      shutdowner // nil while the object is not listed
 }
 
 type shutdowner interface {
@@ -29,14 +28,13 @@ func (c *Context) register(n *objNode, owner shutdowner) error {
 		c.objs.head.prev = n
 	}
 	c.objs.head = n
-	n.listed = true
 	return nil
 }
 
 func (c *Context) unregister(n *objNode) {
 	c.objMu.Lock()
 	defer c.objMu.Unlock()
-	if !n.listed {
+	if n.owner == nil {
 		return
 	}
 	if n.prev != nil {
@@ -47,7 +45,7 @@ func (c *Context) unregister(n *objNode) {
 	if n.next != nil {
 		n.next.prev = n.prev
 	}
-	n.prev, n.next, n.listed = nil, nil, false
+	n.prev, n.next, n.owner = nil, nil, nil
 }
 
 // openObjects returns the objects still open.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/coionet/coio/proactor"
 	"golang.org/x/sys/unix"
@@ -18,22 +19,18 @@ var ErrNotOpen = errors.New("coio: stream is not open")
 // its two ops, so a connection's operations allocate nothing.
 type stream struct {
 	c    *Context
-	netw string // "tcp" or "unix", for errors
 	fd   proactor.FD
 	node objNode
 
 	rop, wop proactor.Op // the one read and the one write (or connect) in flight
 	rh, wh   func(int, error)
 	lh       func(LentBuffer, error) // AsyncReadLent's handler
-	ch       func(error)             // connect handler
-	rbuf     []byte                  // AsyncRead's whole buffer
-	wbuf     []byte                  // AsyncWrite's whole buffer
 	wvec     [][]byte                // AsyncWriteVec: the stream's copy of the vector, advanced as it is written
-	wtotal   int                     // AsyncWriteVec: its length in bytes
 	rdone    int                     // bytes read so far by AsyncRead (or AsyncReadSome: 0)
 	wdone    int
-	rfull    bool // AsyncRead: fill the buffer
-	wfull    bool // AsyncWrite: write it all
+	rfull    bool // AsyncRead: fill the buffer (the rest of it is rop.Buf)
+	wfull    bool // AsyncWrite: write it all (the rest of it is wop.Buf)
+	isUnix   bool // a Unix-domain stream, for errors
 
 	reading, writing atomic.Bool   // an op of that direction is in flight
 	cancels          atomic.Uint32 // Cancel calls so far
@@ -49,9 +46,30 @@ func (s *stream) bind(c *Context, netw string) {
 	if s.c == c && s.rop.Done != nil {
 		return
 	}
-	s.c, s.netw = c, netw
-	s.rop = proactor.Op{Kind: proactor.OpRead, FD: &s.fd, Done: s.readDone}
-	s.wop = proactor.Op{Kind: proactor.OpWrite, FD: &s.fd, Done: s.writeDone}
+	s.c, s.isUnix = c, netw == "unix"
+	s.rop = proactor.Op{Kind: proactor.OpRead, FD: &s.fd, Done: streamReadDone}
+	s.wop = proactor.Op{Kind: proactor.OpWrite, FD: &s.fd, Done: streamWriteDone}
+}
+
+// streamReadDone and streamWriteDone are the ops' Done: functions rather than method
+// values, which would cost every stream two closures (32 bytes of heap).
+func streamReadDone(op *proactor.Op) {
+	// op is the rop field of a stream (bind set this Done on no other op), so
+	// stepping back by the field's offset stays inside that stream's allocation.
+	(*stream)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(stream{}.rop)))).readDone(op)
+}
+
+func streamWriteDone(op *proactor.Op) {
+	// op is the wop field of a stream, as in streamReadDone.
+	(*stream)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(stream{}.wop)))).writeDone(op)
+}
+
+// network is "tcp" or "unix", for errors.
+func (s *stream) network() string {
+	if s.isUnix {
+		return "unix"
+	}
+	return "tcp"
 }
 
 // open registers sysfd with c's backend and with c's object list. On failure sysfd is
@@ -116,7 +134,7 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 		return
 	}
 	c.addWork()
-	s.rh, s.rbuf, s.rdone, s.rfull = h, b, 0, full
+	s.rh, s.rdone, s.rfull = h, 0, full
 	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf = b
@@ -214,11 +232,12 @@ func (s *stream) readDone(op *proactor.Op) {
 		err = io.EOF
 	}
 	s.rdone += n
-	if s.rfull && err == nil && s.rdone < len(s.rbuf) {
+	more := s.rfull && n < len(op.Buf)
+	if more && err == nil {
 		err = s.interrupted(s.rgen)
 	}
-	if s.rfull && err == nil && s.rdone < len(s.rbuf) {
-		op.Buf = s.rbuf[s.rdone:]
+	if more && err == nil {
+		op.Buf = op.Buf[n:]
 		s.c.addWork()
 		s.c.submit(op)
 		return
@@ -229,7 +248,7 @@ func (s *stream) readDone(op *proactor.Op) {
 		return
 	}
 	h, total := s.rh, s.rdone
-	s.rh, s.rbuf, op.Buf = nil, nil, nil
+	s.rh, op.Buf = nil, nil
 	s.reading.Store(false)
 	h(total, s.mapErr("read", err))
 }
@@ -257,7 +276,7 @@ func (s *stream) SetExecutor(ex Executor) {
 	b := &boundHandlers{ex: ex}
 	b.readFn = func() {
 		h := s.rh
-		s.rh, s.rbuf, s.rop.Buf = nil, nil, nil
+		s.rh, s.rop.Buf = nil, nil
 		s.reading.Store(false)
 		h(b.rn, b.rerr)
 	}
@@ -269,15 +288,15 @@ func (s *stream) SetExecutor(ex Executor) {
 	}
 	b.writeFn = func() {
 		h := s.wh
-		s.wh, s.wbuf, s.wop.Buf = nil, nil, nil
+		s.wh, s.wop.Buf = nil, nil
 		s.writing.Store(false)
 		h(b.wn, b.werr)
 	}
 	b.conFn = func() {
-		h := s.ch
-		s.ch = nil
+		h := s.wh
+		s.wh = nil
 		s.writing.Store(false)
-		h(b.cerr)
+		h(0, b.cerr)
 	}
 	s.bound = b
 }
@@ -359,7 +378,7 @@ func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
 		return
 	}
 	c.addWork()
-	s.wh, s.wbuf, s.wdone, s.wfull = h, b, 0, full
+	s.wh, s.wdone, s.wfull = h, 0, full
 	s.wgen = s.cancels.Load()
 	op := &s.wop
 	op.Buf = b
@@ -382,16 +401,21 @@ func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 		return
 	}
 	c.addWork()
-	total := 0
-	for _, b := range bufs {
-		total += len(b)
-	}
-	s.wh, s.wbuf, s.wdone, s.wfull, s.wtotal = h, nil, 0, true, total
+	s.wh, s.wdone, s.wfull = h, 0, true
 	s.wvec = append(s.wvec[:0], bufs...)
 	s.wgen = s.cancels.Load()
 	op := &s.wop
 	op.Buf, op.Vec = nil, s.wvec
-	s.start(op, total == 0)
+	s.start(op, vecLen(s.wvec) == 0)
+}
+
+// vecLen is the number of bytes in vec.
+func vecLen(vec [][]byte) int {
+	n := 0
+	for _, b := range vec {
+		n += len(b)
+	}
+	return n
 }
 
 // advanceVec drops the first n bytes of vec, which the stream owns.
@@ -414,11 +438,12 @@ func (s *stream) writeDone(op *proactor.Op) {
 	n, err := op.N, op.Err
 	s.wdone += n
 	if op.Vec != nil {
-		if err == nil && s.wdone < s.wtotal {
+		op.Vec = advanceVec(op.Vec, n)
+		more := vecLen(op.Vec) > 0
+		if more && err == nil {
 			err = s.interrupted(s.wgen)
 		}
-		if err == nil && s.wdone < s.wtotal {
-			op.Vec = advanceVec(op.Vec, n)
+		if more && err == nil {
 			s.c.addWork()
 			s.c.submit(op)
 			return
@@ -427,11 +452,12 @@ func (s *stream) writeDone(op *proactor.Op) {
 		clear(s.wvec) // the caller's buffers are not kept alive by the stream
 		s.wvec = s.wvec[:0]
 	}
-	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
+	more := s.wfull && n < len(op.Buf)
+	if more && err == nil {
 		err = s.interrupted(s.wgen)
 	}
-	if s.wfull && err == nil && s.wdone < len(s.wbuf) {
-		op.Buf = s.wbuf[s.wdone:]
+	if more && err == nil {
+		op.Buf = op.Buf[n:]
 		s.c.addWork()
 		s.c.submit(op)
 		return
@@ -442,7 +468,7 @@ func (s *stream) writeDone(op *proactor.Op) {
 		return
 	}
 	h, total := s.wh, s.wdone
-	s.wh, s.wbuf, op.Buf = nil, nil, nil
+	s.wh, op.Buf = nil, nil
 	s.writing.Store(false)
 	h(total, s.mapErr("write", err))
 }
@@ -455,17 +481,19 @@ func (s *stream) connectDone(op *proactor.Op) {
 		b.ex.Dispatch(b.conFn)
 		return
 	}
-	h := s.ch
-	s.ch = nil
+	h := s.wh
+	s.wh = nil
 	s.writing.Store(false)
-	h(s.mapErr("dial", err))
+	h(0, s.mapErr("dial", err))
 }
 
 // startConnect connects the open stream to sa; h gets the result.
 func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
 	s.writing.Store(true)
 	s.c.addWork()
-	s.ch = h
+	// The connect's handler waits in the write handler's place (a connect is the
+	// stream's first write-side op): one closure per connect, not a field per stream.
+	s.wh = func(_ int, err error) { h(err) }
 	op := &s.wop
 	op.Kind, op.Addr = proactor.OpConnect, sa
 	s.c.submit(op)
@@ -574,5 +602,5 @@ func (s *stream) mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return opError(op, s.netw, s.LocalAddr, s.RemoteAddr, err)
+	return opError(op, s.network(), s.LocalAddr, s.RemoteAddr, err)
 }

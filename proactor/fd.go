@@ -18,8 +18,12 @@ const (
 type FD struct {
 	Sysfd int // the descriptor number; valid while a reference is held
 
-	be    fdBackend     // the backend that registered it
-	seq   atomic.Uint32 // registration sequence number, carried in reactor tokens
+	be  fdBackend     // the backend that registered it
+	seq atomic.Uint32 // registration sequence number, carried in reactor tokens
+	// hup is set once the reactor reported a hang-up or error: the end of stream or the
+	// error may already be waiting behind the data, with no edge left to announce it,
+	// so no syscall is skipped from then on.
+	hup   atomic.Bool
 	state atomic.Uint64 // closing and destroyed bits and the reference count
 
 	mu       sync.Mutex    // guards the lists and op states below
@@ -30,10 +34,6 @@ type FD struct {
 	// than asked: the socket was then empty (full). Until a new edge arrives, the next
 	// read (write) would fail with EAGAIN, so it parks without trying. 0: unknown.
 	rdry, wdry atomic.Uint32
-	// hup is set once the reactor reported a hang-up or error: the end of stream or the
-	// error may already be waiting behind the data, with no edge left to announce it,
-	// so no syscall is skipped from then on.
-	hup atomic.Bool
 
 	// urs is the io_uring backend's multishot lent read on this descriptor (guarded
 	// by that backend's lock); nil on the other backends and until the first one.

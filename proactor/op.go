@@ -68,7 +68,6 @@ const (
 // connect) and Done once, then reuses it for every operation of that kind: an Op is
 // embedded in or pooled by its I/O object, never allocated per operation.
 type Op struct {
-	Kind OpKind
 	FD   *FD
 	Buf  []byte        // data to write, or space to read into
 	Vec  [][]byte      // a gathered write (OpWrite): the buffers to write in order, instead of Buf
@@ -81,6 +80,18 @@ type Op struct {
 	// after the backend has let go of the op (it may be resubmitted from Done).
 	Done func(op *Op)
 
+	// Stamp is when the op's completion was queued (ns, the owner's clock), 0 when not
+	// sampled; Syscalls counts the syscalls the backend made for this op since its
+	// owner last reset it. Both are for statistics and belong to the op's owner.
+	Stamp int64
+
+	next, prev *Op    // FD list links, guarded by the FD's mutex
+	ud         uint64 // io_uring: the request's user data while in the kernel, else 0 (guarded by the backend's lock)
+
+	// The small fields last, packed: an Op is embedded twice in every connection.
+
+	Kind OpKind
+
 	// NeedsPerform is set on an op that Wait returned because its descriptor became
 	// ready: the runner must call Backend.Perform before Done.
 	NeedsPerform bool
@@ -89,20 +100,14 @@ type Op struct {
 	// buffer is taken only when data arrives, so a connection waiting for data holds
 	// none. On success Buf is the lent buffer (its first N bytes are the data) and
 	// BufID names it for Backend.ReleaseBuffer; otherwise Buf is nil.
-	Lend  bool
-	BufID int32
+	Lend bool
 
-	// Syscalls counts the syscalls the backend made for this op since its owner last
-	// reset it; Stamp is when its completion was queued (ns, the owner's clock), 0
-	// when not sampled. Both are for statistics and belong to the op's owner.
+	state   uint8 // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
+	started bool  // connect: the connect syscall was issued, poll SO_ERROR next
+
+	BufID    int32
 	Syscalls uint32
-	Stamp    int64
-
-	next, prev *Op           // FD list links, guarded by the FD's mutex
-	state      uint8         // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
-	started    bool          // connect: the connect syscall was issued, poll SO_ERROR next
-	ud         uint64        // io_uring: the request's user data while in the kernel, else 0 (guarded by the backend's lock)
-	abort      atomic.Uint32 // abortNone / abortCancel / abortClose
+	abort    atomic.Uint32 // abortNone / abortCancel / abortClose
 }
 
 // Sink receives the completions a backend produces outside Wait: results known at once

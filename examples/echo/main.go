@@ -40,7 +40,8 @@ type server struct {
 	ctx      *iocontext.Context
 	ln       *iocontext.TCPListener
 	mu       sync.Mutex
-	sessions map[*session]struct{}
+	sessions *session // the open sessions, linked through prev and next
+	open     int
 	draining bool
 	drained  func() // called once, when draining and the last session has closed
 	lend     bool   // sessions read into lent buffers (-lend)
@@ -48,17 +49,26 @@ type server struct {
 }
 
 // session echoes one connection: read some, write it all back, repeat. Its handlers
-// are made once, so each echo allocates nothing.
+// are made once, so each echo allocates nothing. It is kept small, as a server with
+// many idle connections holds one per connection: the open sessions are a list
+// through the sessions themselves, not a map, and with lent buffers (the default) an
+// idle session holds no read buffer.
 type session struct {
-	srv             *server
-	conn            *iocontext.TCPConn
-	buf             []byte
-	onRead, onWrite func(int, error)
+	srv        *server
+	conn       *iocontext.TCPConn
+	prev, next *session
+	onWrite    func(int, error)
 
-	// -lend: the read buffer is lent by the Context while the bytes are echoed, so
-	// an idle session holds none.
+	// -lend: the buffer the Context lent for the bytes being echoed.
 	lent   iocontext.LentBuffer
 	onLent func(iocontext.LentBuffer, error)
+}
+
+// ownSession is a session with its own read buffer (-lend=false).
+type ownSession struct {
+	session
+	buf    []byte
+	onRead func(int, error)
 }
 
 func (srv *server) start(conn *iocontext.TCPConn) {
@@ -66,28 +76,24 @@ func (srv *server) start(conn *iocontext.TCPConn) {
 		srv.startLent(conn)
 		return
 	}
-	s := &session{srv: srv, conn: conn, buf: make([]byte, srv.bufSize)}
-	s.onRead = func(n int, err error) {
+	o := &ownSession{session: session{srv: srv, conn: conn}, buf: make([]byte, srv.bufSize)}
+	s := &o.session
+	o.onRead = func(n int, err error) {
 		if err != nil { // io.EOF: the client is done, or the server is draining
 			s.close()
 			return
 		}
-		s.conn.AsyncWrite(s.buf[:n], s.onWrite)
+		s.conn.AsyncWrite(o.buf[:n], s.onWrite)
 	}
 	s.onWrite = func(_ int, err error) {
 		if err != nil {
 			s.close()
 			return
 		}
-		s.conn.AsyncReadSome(s.buf, s.onRead)
+		s.conn.AsyncReadSome(o.buf, o.onRead)
 	}
-	srv.mu.Lock()
-	srv.sessions[s] = struct{}{}
-	if srv.draining {
-		conn.CloseRead()
-	}
-	srv.mu.Unlock()
-	conn.AsyncReadSome(s.buf, s.onRead)
+	srv.add(s)
+	conn.AsyncReadSome(o.buf, o.onRead)
 }
 
 // startLent echoes with lent read buffers: read, write the lent bytes back, release.
@@ -110,21 +116,44 @@ func (srv *server) startLent(conn *iocontext.TCPConn) {
 		}
 		s.conn.AsyncReadLent(s.onLent)
 	}
-	srv.mu.Lock()
-	srv.sessions[s] = struct{}{}
-	if srv.draining {
-		conn.CloseRead()
-	}
-	srv.mu.Unlock()
+	srv.add(s)
 	conn.AsyncReadLent(s.onLent)
+}
+
+// add lists a new session; during a drain its connection is shut for reading at once.
+func (srv *server) add(s *session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	s.next = srv.sessions
+	if s.next != nil {
+		s.next.prev = s
+	}
+	srv.sessions = s
+	srv.open++
+	if srv.draining {
+		s.conn.CloseRead()
+	}
 }
 
 func (s *session) close() {
 	s.conn.Close()
 	srv := s.srv
 	srv.mu.Lock()
-	delete(srv.sessions, s)
-	last := srv.draining && len(srv.sessions) == 0
+	if s.prev == nil && srv.sessions != s {
+		srv.mu.Unlock() // closed before
+		return
+	}
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		srv.sessions = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next = nil, nil
+	srv.open--
+	last := srv.draining && srv.open == 0
 	srv.mu.Unlock()
 	if last {
 		srv.drained()
@@ -136,10 +165,10 @@ func (srv *server) drain() {
 	srv.ln.Close()
 	srv.mu.Lock()
 	srv.draining = true
-	for s := range srv.sessions {
+	for s := srv.sessions; s != nil; s = s.next {
 		s.conn.CloseRead() // a pending read ends with io.EOF; a write in flight completes
 	}
-	empty := len(srv.sessions) == 0
+	empty := srv.open == 0
 	srv.mu.Unlock()
 	if empty {
 		srv.drained()
@@ -181,7 +210,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &server{ctx: ctx, ln: ln, sessions: map[*session]struct{}{}, lend: *lend, bufSize: *bufSize}
+	srv := &server{ctx: ctx, ln: ln, lend: *lend, bufSize: *bufSize}
 
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
