@@ -2,6 +2,7 @@ package iocontext_test
 
 import (
 	"net"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -281,5 +282,22 @@ func allocsAsyncWriteVec(t *testing.T, ctx *iocontext.Context) {
 	t.Logf("AsyncWriteVec: %v allocations per run", allocs)
 	if allocs != 0 {
 		t.Fatalf("AsyncWriteVec allocates %v times per write; want 0", allocs)
+	}
+}
+
+// TestConnectionSize keeps a TCP connection within the heap's 576-byte size class: with
+// lent reads it is most of what an idle connection costs (ARCHITECTURE.md, "Memory per
+// idle connection"), so growing it is a decision to make on purpose.
+func TestConnectionSize(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		size uintptr
+	}{
+		{"TCPConn", reflect.TypeFor[iocontext.TCPConn]().Size()},
+		{"UnixConn", reflect.TypeFor[iocontext.UnixConn]().Size()},
+	} {
+		if c.size > 576 {
+			t.Errorf("%s is %d bytes; want at most 576 (the size class an idle connection is budgeted)", c.name, c.size)
+		}
 	}
 }
