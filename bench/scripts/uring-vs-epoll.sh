@@ -63,7 +63,6 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
 port=17600
 # run BACKEND DEPTH: one measured run; prints "cpu user sys p99".
 run() {
-  port=$((port + 1))
   COIO_BACKEND=$1 GOMAXPROCS=1 taskset -c 0 "$tmp/echo" -addr "127.0.0.1:$port" -runners 1 -metrics= "${flags[@]}" \
     >"$tmp/server.log" 2>&1 &
   local spid=$!
@@ -81,6 +80,7 @@ print("%.4f %.4f %.4f %.0f" % (d["server_cpu_us_per_msg"], d["server_user_s"]*1e
 
 for depth in $depths; do
   for p in $(seq 1 "$pairs"); do
+    port=$((port + 2)) # each run below is a subshell: ports are counted here
     if [ $((p % 2)) -eq 1 ]; then
       read -r uc uu us up < <(run iouring "$depth")
       read -r ec eu es ep < <(run epoll "$depth")

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# pairs.sh: server CPU per echoed message of two echo servers, A against B, in
+# interleaved pairs for each configuration of scenario (a): the figure issue #8 ranks
+# servers by, measured so that this machine's drift (up to 40% between minutes) falls
+# on both sides of each ratio. The matrix (matrix.sh) runs every server one after
+# another, and its medians of one or two repetitions can land in different phases.
+#
+# Each pair runs A then B (B then A in the next pair), server on CPU 0 (GOMAXPROCS=1,
+# one runner / thread), echoload on CPU 1, a 1 s warm-up and a --window measured
+# window. For each configuration the report gives every pair's ratio A/B, the median,
+# and in how many pairs A was cheaper, with the one-sided sign-test p-value.
+#
+# Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
+# coio-uring, asio, asio-uring (built with build-asio.sh, which installs g++ and
+# libasio-dev / liburing-dev when missing).
+#
+# Usage: bench/scripts/pairs.sh [--a coio] [--b asio] [--pairs 6] [--window 3s]
+#          [--configs "64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"]
+#          [--out DIR]
+#        a configuration is SIZE:CONNS:DEPTH
+set -euo pipefail
+
+a=coio
+b=asio
+pairs=6
+window=3
+configs="64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --a) a=$2; shift 2 ;;
+    --b) b=$2; shift 2 ;;
+    --pairs) pairs=$2; shift 2 ;;
+    --window) window=${2%s}; shift 2 ;;
+    --configs) configs=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "pairs.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+bench=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$bench/.." && pwd)
+out=${out:-$bench/results}
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+(cd "$repo" && go build -o "$tmp/echo" ./examples/echo)
+(cd "$bench" && go build -o "$tmp/echoload" ./cmd/echoload)
+case "$a $b" in
+  *asio-uring*) "$bench/scripts/build-asio.sh" --uring "$tmp" ;;
+  *asio*) "$bench/scripts/build-asio.sh" "$tmp" ;;
+esac
+
+# start NAME PORT: starts server NAME on 127.0.0.1:PORT, on CPU 0; its pid in spid.
+start() {
+  local cmd=() env=()
+  case "$1" in
+    coio) cmd=("$tmp/echo" -runners 1 -metrics=) ;;
+    coio-own) cmd=("$tmp/echo" -runners 1 -metrics= -lend=false) ;;
+    coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics=); env=(COIO_BACKEND=epoll) ;;
+    coio-uring) cmd=("$tmp/echo" -runners 1 -metrics=); env=(COIO_BACKEND=iouring) ;;
+    asio) cmd=("$tmp/asio" -threads 1) ;;
+    asio-uring) cmd=("$tmp/asio-uring" -threads 1) ;;
+    *) echo "pairs.sh: unknown server $1" >&2; exit 2 ;;
+  esac
+  env "${env[@]}" GOMAXPROCS=1 taskset -c 0 "${cmd[@]}" -addr "127.0.0.1:$2" >"$tmp/server.log" 2>&1 &
+  spid=$!
+}
+
+port=17800
+# run NAME SIZE CONNS DEPTH: one measured run; prints "cpu p99".
+run() {
+  start "$1" "$port"
+  for _ in $(seq 50); do
+    [ -s "$tmp/server.log" ] && break
+    sleep 0.1
+  done
+  sleep 0.2
+  taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$port" -conns "$3" -size "$2" -depth "$4" \
+    -warmup 1s -duration "${window}s" -server-pid "$spid" -json >"$tmp/load.json"
+  kill -TERM "$spid"
+  wait "$spid" 2>/dev/null || true
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print("%.4f %.0f" % (d["server_cpu_us_per_msg"], d["p99_us"]))' "$tmp/load.json"
+}
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+md="$out/pairs-$a-vs-$b-$stamp.md"
+rows="$tmp/rows"
+: >"$rows"
+commit=$(cd "$repo" && git rev-parse --short HEAD)
+{
+  echo "# Server CPU per message, $a against $b, interleaved pairs"
+  echo
+  echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
+  echo "Server on CPU 0 (GOMAXPROCS=1, one runner / thread), echoload on CPU 1; 1 s warm-up + ${window} s window; pairs alternate A B / B A."
+  echo
+  echo "| size | conns | depth | pair | $a µs/msg | $b µs/msg | ratio | $a p99 µs | $b p99 µs |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+} >"$md"
+
+for cfg in $configs; do
+  IFS=: read -r size conns depth <<<"$cfg"
+  for p in $(seq 1 "$pairs"); do
+    port=$((port + 2)) # each run below is a subshell: ports are counted here
+    if [ $((p % 2)) -eq 1 ]; then
+      read -r ac ap < <(run "$a" "$size" "$conns" "$depth")
+      read -r bc bp < <(run "$b" "$size" "$conns" "$depth")
+    else
+      read -r bc bp < <(run "$b" "$size" "$conns" "$depth")
+      read -r ac ap < <(run "$a" "$size" "$conns" "$depth")
+    fi
+    ratio=$(python3 -c "print('%.3f' % ($ac / $bc))")
+    echo "$cfg $ratio" >>"$rows"
+    echo "| $size | $conns | $depth | $p | $ac | $bc | $ratio | $ap | $bp |" | tee -a "$md"
+  done
+done
+
+python3 - "$rows" "$a" "$b" >>"$md" <<'PY'
+import math, statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    c, r = line.split()
+    by.setdefault(c, []).append(float(r))
+a, b = sys.argv[2], sys.argv[3]
+print()
+print(f"| size | conns | depth | pairs | median {a}/{b} | range | {a} cheaper in | sign-test p |")
+print("|---:|---:|---:|---:|---:|---|---|---:|")
+for c, rs in by.items():
+    size, conns, depth = c.split(":")
+    n, wins = len(rs), sum(r < 1 for r in rs)
+    p = sum(math.comb(n, k) for k in range(wins, n + 1)) / 2**n
+    print(f"| {size} | {conns} | {depth} | {n} | {statistics.median(rs):.3f} | {min(rs):.3f}–{max(rs):.3f} | {wins} of {n} | {p:.4f} |")
+PY
+echo
+cat "$md"
