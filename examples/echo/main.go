@@ -182,6 +182,7 @@ func main() {
 	stats := flag.Bool("stats", true, "keep engine statistics (off: /metrics shows zeros; for measuring their cost)")
 	grace := flag.Duration("grace", 5*time.Second, "how long a drain waits for connections to finish")
 	bufSize := flag.Int("buf", 0, "bytes per read: each lent buffer (default 65536), or each session's own buffer with -lend=false (default 4096)")
+	lendCount := flag.Int("lend-count", 512, "lent buffers (a power of two): reads waiting for data beyond that many wait for a release")
 	lend := flag.Bool("lend", true, "read into buffers lent by the Context (AsyncReadLent), so an idle connection holds no buffer; false: each session has its own")
 	flag.Parse()
 	log.SetFlags(0)
@@ -199,8 +200,7 @@ func main() {
 	}
 	opts := []iocontext.Option{iocontext.WithStats(*stats)}
 	if *lend {
-		// 512 buffers lent at once at most (a power of two for io_uring's ring).
-		opts = append(opts, iocontext.WithLendBuffers(*bufSize, 512))
+		opts = append(opts, iocontext.WithLendBuffers(*bufSize, *lendCount))
 	}
 	ctx, err := iocontext.New(opts...)
 	if err != nil {
