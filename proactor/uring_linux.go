@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/coionet/coio/internal/gident"
 	"github.com/coionet/coio/internal/uring"
 	"golang.org/x/sys/unix"
 )
@@ -125,6 +126,7 @@ type uringBackend struct {
 	lent                []bool
 	starved             []*Op
 	queued              int // buffers multishot recvs filled ahead of the reads
+	freed               int // buffers given back outside ReleaseBuffer, for restartFreed
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState
@@ -403,8 +405,9 @@ func (u *uringBackend) sqe() *uring.SQE {
 			return e
 		}
 		u.ring.Publish()
-		if u.lk != nil {
-			// Only the owner may submit: wake it and wait for room.
+		if u.lk != nil && (u.lk.ownerG == 0 || gident.Raw() != u.lk.ownerG) {
+			// Only the owner may submit: wake it and wait for room. (The owner
+			// itself, preparing a re-arm or a cancel while it reaps, submits below.)
 			u.mu.Unlock()
 			u.kickOwner()
 			runtime.Gosched()
@@ -893,11 +896,17 @@ func (u *uringBackend) settleStarved(f *FD) int {
 	}
 	done = u.settleRecv(f, done)
 	if len(u.starved) == 0 && len(done) == 0 {
+		u.freed = 0
 		u.mu.Unlock()
 		return 0
 	}
 	done = u.abortStarved(f, done)
+	// After abortStarved: f's own starved reads are settled, not restarted.
+	restarted := u.restartFreed()
 	u.mu.Unlock()
+	if restarted {
+		u.Flush()
+	}
 	for _, d := range done {
 		finish(d.op, 0, d.err)
 		u.sink.Complete(d.op)
@@ -1147,6 +1156,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				} else {
 					u.bufs.Recycle(bid) // an error or the end of stream: nothing to lend
 					u.bufs.Advance()
+					u.freed++
 				}
 			}
 			if op.Lend && c.Res == -int32(unix.ENOBUFS) && op.abort.Load() == abortNone && !op.FD.Closing() {
@@ -1174,6 +1184,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			done = append(done, completion{op: op, n: n, err: err})
 		}
 	}
+	u.restartFreed() // submitted by the waiter's next enter
 	u.mu.Unlock()
 	for i := range done {
 		d := &done[i]

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coionet/coio/internal/gident"
 	"github.com/coionet/coio/internal/uring"
 )
 
@@ -23,6 +24,7 @@ import (
 // lockedState is the variant's part of uringBackend.
 type lockedState struct {
 	ownerBlocked atomic.Bool // the owner is (about to be) asleep in io_uring_enter
+	ownerG       uintptr     // the owner goroutine (gident.Raw; 0 where unsupported), set before the ring is shared
 	kicked       atomic.Bool // a kick is on its way to the sleeping owner
 	stop         atomic.Bool
 	reaped       atomic.Uint32 // SQ head as of the owner's last finished reap: entries before it are submitted and their immediate completions handed over
@@ -50,7 +52,7 @@ func newUringLocked(sink Sink) (*uringBackend, error) {
 		defer runtime.UnlockOSThread()
 		u, err := setupUring(sink, uring.SetupSingleIssuer|uring.SetupDeferTaskrun)
 		if err == nil {
-			u.lk = &lockedState{ownerDone: make(chan struct{}), outCh: make(chan struct{}, 1), calls: make(chan func(), 1)}
+			u.lk = &lockedState{ownerDone: make(chan struct{}), outCh: make(chan struct{}, 1), calls: make(chan func(), 1), ownerG: gident.Raw()}
 			// A send to the ring is how other threads wake the owner; without it
 			// the variant cannot work.
 			if err = uring.SendMsgRing(u.ring.Fd(), makeUD(tagWake, 0, 0), 0); err == nil {

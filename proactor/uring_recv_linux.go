@@ -45,7 +45,7 @@ type uringRecv struct {
 	gen     uint32
 	armed   bool // the request is in the kernel
 	capped  bool // a cancel at the queue's bound is on its way
-	aborted bool // Cancel or Close hit the request: a read still waiting at its end is aborted
+	aborted bool // Cancel or Close came while waiter waited: it is aborted at the request's end
 	end     bool // after the queue, the end of stream (errno 0) or errno is next
 	errno   unix.Errno
 	waiter  *Op         // the read waiting for data
@@ -130,6 +130,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 		case c.Res <= 0 || f.Closing():
 			u.bufs.Recycle(bid) // nothing to lend, or nobody left to read it
 			u.bufs.Advance()
+			u.freed++
 		case rs.waiter != nil:
 			w := rs.waiter
 			u.lent[bid] = true
@@ -176,7 +177,15 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 		w := rs.waiter
 		rs.waiter = nil
 		u.waiting--
-		u.recvOnce(w)
+		if rs.aborted || f.Closing() {
+			done = append(done, completion{op: w, err: abortErr(abortCancel)})
+			if f.Closing() {
+				done[len(done)-1].err = ErrAbortedClosed
+			}
+			rs.aborted = false
+		} else {
+			u.recvOnce(w)
+		}
 	default:
 		// The end of stream (0) or an error: for the waiting read, or the next.
 		if w := rs.waiter; w != nil {
@@ -216,7 +225,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 
 // wake hands d to rs's waiting read; mu is held.
 func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []completion {
-	rs.waiter = nil
+	rs.waiter, rs.aborted = nil, false
 	u.waiting--
 	if d.err != nil {
 		d.op.Buf = nil
@@ -243,6 +252,7 @@ func (u *uringBackend) dropQueue(rs *uringRecv) {
 		u.lent[c.bid] = false
 		u.bufs.Recycle(c.bid)
 		u.queued--
+		u.freed++
 	}
 	rs.q, rs.qh = rs.q[:0], 0
 	u.bufs.Advance()
@@ -258,7 +268,9 @@ func (u *uringBackend) settleRecv(f *FD, done []completion) []completion {
 		return done
 	}
 	if rs.armed {
-		rs.aborted = true
+		// Only the read waiting now: one started after Cancel returned, while the
+		// request's ECANCELED is still to be reaped, must get its data.
+		rs.aborted = rs.waiter != nil
 		return done
 	}
 	if w := rs.waiter; w != nil {
@@ -281,8 +293,23 @@ func (u *uringBackend) cancelLent(op *Op) bool {
 	if rs == nil || rs.waiter != op {
 		return false
 	}
-	rs.waiter = nil
+	rs.waiter, rs.aborted = nil, false
 	u.waiting--
 	op.Buf = nil
 	return true
+}
+
+// restartFreed restarts a starved read for each buffer given back to the ring other
+// than by ReleaseBuffer (a closed descriptor's queue, a buffer the kernel picked for an
+// end of stream or an error): without it the reads waiting for a buffer would wait for a
+// release that may never come. mu is held; it reports whether it restarted any (their
+// entries are queued, not yet submitted).
+func (u *uringBackend) restartFreed() bool {
+	restarted := false
+	for ; u.freed > 0 && len(u.starved) > 0; u.freed-- {
+		u.restartStarved()
+		restarted = true
+	}
+	u.freed = 0
+	return restarted
 }

@@ -295,3 +295,69 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 		})
 	}
 }
+
+// TestUringStarvedReadRestartedByClose: buffers that come back to the ring without a
+// Release (the queue of a descriptor closed unread) restart a read waiting for one.
+func TestUringStarvedReadRestartedByClose(t *testing.T) {
+	u, sink := openUringLend(t, 64, 4)
+	a, pa := socketpair(t)
+	defer unix.Close(pa)
+	var fa FD
+	if err := u.Register(&fa, a); err != nil {
+		t.Fatal(err)
+	}
+	opA := &Op{Kind: OpRead, FD: &fa}
+	unix.Write(pa, []byte("x"))
+	if _, err := lentRead(t, u, sink, opA); err != nil { // arms A's request
+		t.Fatal(err)
+	}
+	unix.Write(pa, bytes.Repeat([]byte{1}, 4*64))
+	reap(t, u, 20*time.Millisecond) // A's request fills every buffer ahead of its reads
+
+	b, pb := socketpair(t)
+	defer unix.Close(pb)
+	var fb FD
+	if err := u.Register(&fb, b); err != nil {
+		t.Fatal(err)
+	}
+	opB := &Op{Kind: OpRead, FD: &fb, Lend: true}
+	u.Submit(opB)
+	u.Flush()
+	unix.Write(pb, []byte("for B"))
+	reap(t, u, 20*time.Millisecond) // no buffer: B's read waits for one
+	closeAndReap(t, u, sink, &fa)   // A's buffers go back to the ring
+	finishOne(t, u, sink, opB)
+	if opB.Err != nil || string(opB.Buf[:opB.N]) != "for B" {
+		t.Fatalf("starved read after the buffers came back: (%d, %v)", opB.N, opB.Err)
+	}
+	u.ReleaseBuffer(opB.BufID)
+	closeAndReap(t, u, sink, &fb)
+}
+
+// TestUringLentReadAfterCancel: Cancel aborts the read in flight, not one started after
+// it returned while the cancelled request's last completion is still to be reaped.
+func TestUringLentReadAfterCancel(t *testing.T) {
+	u, sink := openUringLend(t, 64, 8)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	if err := u.Register(&f, a); err != nil {
+		t.Fatal(err)
+	}
+	op := &Op{Kind: OpRead, FD: &f}
+	unix.Write(b, []byte("first"))
+	if p, err := lentRead(t, u, sink, op); err != nil || string(p) != "first" {
+		t.Fatalf("(%q, %v)", p, err)
+	}
+	u.Cancel(&f) // nothing to abort: only the armed request, idle
+	op.Buf, op.Lend = nil, true
+	u.Submit(op)
+	u.Flush()
+	unix.Write(b, []byte("second"))
+	finishOne(t, u, sink, op)
+	if op.Err != nil || string(op.Buf[:op.N]) != "second" {
+		t.Fatalf("read started after Cancel returned: (%d, %v); want the data", op.N, op.Err)
+	}
+	u.ReleaseBuffer(op.BufID)
+	closeAndReap(t, u, sink, &f)
+}
