@@ -406,16 +406,18 @@ func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 	s.wgen = s.cancels.Load()
 	op := &s.wop
 	op.Buf, op.Vec = nil, s.wvec
-	s.start(op, vecLen(s.wvec) == 0)
+	s.start(op, vecEmpty(s.wvec))
 }
 
-// vecLen is the number of bytes in vec.
-func vecLen(vec [][]byte) int {
-	n := 0
+// vecEmpty reports whether vec holds no bytes; it stops at the first buffer that has
+// some, so after advanceVec it looks at one buffer.
+func vecEmpty(vec [][]byte) bool {
 	for _, b := range vec {
-		n += len(b)
+		if len(b) > 0 {
+			return false
+		}
 	}
-	return n
+	return true
 }
 
 // advanceVec drops the first n bytes of vec, which the stream owns.
@@ -439,7 +441,7 @@ func (s *stream) writeDone(op *proactor.Op) {
 	s.wdone += n
 	if op.Vec != nil {
 		op.Vec = advanceVec(op.Vec, n)
-		more := vecLen(op.Vec) > 0
+		more := !vecEmpty(op.Vec)
 		if more && err == nil {
 			err = s.interrupted(s.wgen)
 		}

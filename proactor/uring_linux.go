@@ -357,6 +357,18 @@ func (u *uringBackend) slot(idx int32) *uslot {
 	return &u.chunks[idx>>slotChunkBits][idx&(slotChunkSize-1)]
 }
 
+// live returns slot idx if it still holds the request of generation gen, else nil (a
+// completion for a request whose slot was freed and reused); mu is held.
+func (u *uringBackend) live(idx int32, gen uint32) *uslot {
+	if idx < 0 || idx >= u.nslots {
+		return nil
+	}
+	if s := u.slot(idx); s.used && s.gen == gen {
+		return s
+	}
+	return nil
+}
+
 // alloc takes a free slot; mu is held.
 func (u *uringBackend) alloc() (int32, *uslot) {
 	if u.free < 0 {
@@ -615,11 +627,7 @@ func (u *uringBackend) accepted(c *uring.CQE, idx int32, s *uslot, done []comple
 	case c.Res == -int32(unix.ECANCELED) && st.waiter != nil:
 		// Cancel or Close: the connections accepted before the cancel landed went
 		// to the waiter first, as results that completed before it.
-		err := ErrAborted
-		if f.Closing() {
-			err = ErrAbortedClosed
-		}
-		take(completion{err: err})
+		take(completion{err: abortedErr(f)})
 	case c.Res == -int32(unix.ECONNABORTED), c.Res == -int32(unix.ECANCELED):
 		// A peer that gave up while queued; or the cancel at the backlog cap.
 	case st.waiter != nil:
@@ -747,10 +755,7 @@ func (u *uringBackend) abortStarved(f *FD, done []completion) []completion {
 	kept := u.starved[:0]
 	for _, op := range u.starved {
 		if f == nil || op.FD == f {
-			done = append(done, completion{op: op, err: abortErr(abortCancel)})
-			if f != nil && f.Closing() {
-				done[len(done)-1].err = ErrAbortedClosed
-			}
+			done = append(done, completion{op: op, err: abortedErr(f)})
 			continue
 		}
 		kept = append(kept, op)
@@ -876,11 +881,7 @@ func (u *uringBackend) settleStarved(f *FD) int {
 		// completion (the cancel that follows ends it), after any connection
 		// accepted before; one with nothing in the kernel is aborted here.
 		if st.waiter != nil && !st.armed {
-			err := ErrAborted
-			if f.Closing() {
-				err = ErrAbortedClosed
-			}
-			done = append(done, completion{op: st.waiter, err: err})
+			done = append(done, completion{op: st.waiter, err: abortedErr(f)})
 			st.waiter = nil
 			u.waiting--
 		}
@@ -956,7 +957,7 @@ func (u *uringBackend) cancelFd(f *FD) {
 	// is unspecified) — the stream must be reusable once Close has returned and the
 	// last handler has run.
 	u.mu.Lock()
-	if s := u.slot(idx); s.used && s.gen == gen && s.fd == f {
+	if s := u.live(idx, gen); s != nil && s.fd == f {
 		s.fd = nil
 		u.mu.Unlock()
 		f.Release()
@@ -1110,29 +1111,19 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				u.armWake()
 			}
 		case tagAccept:
-			if idx >= u.nslots {
-				continue
+			if s := u.live(idx, gen); s != nil {
+				done = u.accepted(c, idx, s, done)
 			}
-			s := u.slot(idx)
-			if s.gen != gen || !s.used {
-				continue
-			}
-			done = u.accepted(c, idx, s, done)
 		case tagRecv:
-			if idx >= u.nslots {
-				continue
+			if s := u.live(idx, gen); s != nil {
+				done = u.received(c, idx, s, done)
 			}
-			s := u.slot(idx)
-			if s.gen != gen || !s.used {
-				continue
-			}
-			done = u.received(c, idx, s, done)
 		case tagCancel:
 			if c.UserData == makeUD(tagCancel, 0, 0) {
 				continue // a cancel of one op: nothing to settle
 			}
-			s := u.slot(idx)
-			if s.gen != gen || !s.used {
+			s := u.live(idx, gen)
+			if s == nil {
 				continue
 			}
 			if s.fd != nil { // nil: cancelFd dropped the reference already
@@ -1140,11 +1131,8 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			}
 			u.release(idx, s)
 		case tagOp:
-			if idx >= u.nslots {
-				continue
-			}
-			s := u.slot(idx)
-			if s.gen != gen || !s.used || s.op == nil {
+			s := u.live(idx, gen)
+			if s == nil || s.op == nil {
 				continue // stale: cannot happen while slots are freed only here
 			}
 			op := s.op
@@ -1287,6 +1275,15 @@ func (u *uringBackend) Shutdown() error {
 		return errors.Join(err, errors.New("proactor: io_uring requests still in the kernel at shutdown; their memory is kept"))
 	}
 	return err
+}
+
+// abortedErr is the result of an op aborted with nothing more specific known:
+// ErrAbortedClosed once f is closing, else ErrAborted.
+func abortedErr(f *FD) error {
+	if f != nil && f.Closing() {
+		return ErrAbortedClosed
+	}
+	return ErrAborted
 }
 
 // transient reports whether an io_uring_enter error only means "not now": EINTR (a

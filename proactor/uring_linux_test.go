@@ -20,6 +20,21 @@ func refuseUring(t *testing.T, errno unix.Errno) {
 	t.Setenv(EnvVar, "")
 }
 
+// openUringOrSkip opens the io_uring backend, shut down when the test ends; the test is
+// skipped, saying so, where the kernel refuses io_uring.
+func openUringOrSkip(t *testing.T, sink Sink) *uringBackend {
+	t.Helper()
+	be, _, err := Open(IOURing, sink)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+			t.Skipf("io_uring refused by this kernel: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Shutdown() })
+	return be.(*uringBackend)
+}
+
 func TestAutoFallsBackWhenUringRefused(t *testing.T) {
 	for _, errno := range []unix.Errno{unix.EPERM, unix.ENOSYS, unix.ENOMEM} {
 		t.Run(errno.Error(), func(t *testing.T) {
@@ -92,14 +107,7 @@ func TestUringOverflowAndFullSQ(t *testing.T) {
 	defer func() { uringSQEntries, uringCQEntries = oldSQ, oldCQ }()
 	t.Setenv(EnvVar, "")
 	sink := make(chanSink, 512)
-	be, _, err := Open(IOURing, sink)
-	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
-			t.Skipf("io_uring refused by this kernel: %v", err)
-		}
-		t.Fatal(err)
-	}
-	defer be.Shutdown()
+	be := openUringOrSkip(t, sink)
 	const n = 200
 	fds := make([]FD, n)
 	ops := make([]Op, n)
@@ -122,6 +130,7 @@ func TestUringOverflowAndFullSQ(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let every completion be posted: most overflow
 	got := make([]int, n)
 	var ready []*Op
+	var err error
 	deadline := time.Now().Add(5 * time.Second)
 	for done := 0; done < n && time.Now().Before(deadline); {
 		ready, err = be.Wait(10*time.Millisecond, ready[:0])
@@ -151,7 +160,7 @@ func TestUringOverflowAndFullSQ(t *testing.T) {
 		be.Close(&fds[i])
 		unix.Close(peers[i])
 	}
-	u := be.(*uringBackend)
+	u := be
 	if u.overflows.Load() == 0 {
 		t.Error("the CQ never overflowed: the test proved nothing about overflow")
 	}

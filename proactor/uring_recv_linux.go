@@ -178,10 +178,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 		rs.waiter = nil
 		u.waiting--
 		if rs.aborted || f.Closing() {
-			done = append(done, completion{op: w, err: abortErr(abortCancel)})
-			if f.Closing() {
-				done[len(done)-1].err = ErrAbortedClosed
-			}
+			done = append(done, completion{op: w, err: abortedErr(f)})
 			rs.aborted = false
 		} else {
 			u.recvOnce(w)
@@ -274,11 +271,7 @@ func (u *uringBackend) settleRecv(f *FD, done []completion) []completion {
 		return done
 	}
 	if w := rs.waiter; w != nil {
-		err := ErrAborted
-		if f.Closing() {
-			err = ErrAbortedClosed
-		}
-		done = u.wake(rs, done, completion{op: w, err: err})
+		done = u.wake(rs, done, completion{op: w, err: abortedErr(f)})
 	}
 	if f.Closing() {
 		u.dropQueue(rs)

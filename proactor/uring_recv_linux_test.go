@@ -15,18 +15,11 @@ func openUringLend(t *testing.T, size, count int) (*uringBackend, chanSink) {
 	t.Helper()
 	t.Setenv(EnvVar, "")
 	sink := make(chanSink, 64)
-	be, _, err := Open(IOURing, sink)
-	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
-			t.Skipf("io_uring refused by this kernel: %v", err)
-		}
+	u := openUringOrSkip(t, sink)
+	if err := u.SetLendBuffers(size, count); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.Shutdown() })
-	if err := be.SetLendBuffers(size, count); err != nil {
-		t.Fatal(err)
-	}
-	return be.(*uringBackend), sink
+	return u, sink
 }
 
 // finishOne runs the backend until op has completed (from the sink or from Wait).
@@ -104,13 +97,8 @@ func lentRead(t *testing.T, u *uringBackend, sink chanSink, op *Op) ([]byte, err
 // and the rest stays in the socket until the reads catch up.
 func TestUringLentReadsShareOneRequest(t *testing.T) {
 	u, sink := openUringLend(t, 64, 64)
-	a, b := socketpair(t)
-	defer unix.Close(b)
-	var f FD
-	if err := u.Register(&f, a); err != nil {
-		t.Fatal(err)
-	}
-	op := &Op{Kind: OpRead, FD: &f}
+	f, b := registeredPair(t, u)
+	op := &Op{Kind: OpRead, FD: f}
 
 	var want, got []byte
 	send := func(i int) {
@@ -133,7 +121,7 @@ func TestUringLentReadsShareOneRequest(t *testing.T) {
 		send(i)
 		reap(t, u, 3*time.Millisecond)
 	}
-	q := queuedOn(u, &f)
+	q := queuedOn(u, f)
 	if q == 0 {
 		t.Fatal("nothing received ahead of the reads: is the multishot recv armed?")
 	}
@@ -163,7 +151,20 @@ func TestUringLentReadsShareOneRequest(t *testing.T) {
 			t.Fatalf("read at the end of stream: (%q, %v); want (nothing, nil)", p, err)
 		}
 	}
-	closeAndReap(t, u, sink, &f)
+	closeAndReap(t, u, sink, f)
+}
+
+// registeredPair registers one end of a new socket pair with u and returns its FD and
+// the other end (closed when the test ends).
+func registeredPair(t *testing.T, u *uringBackend) (*FD, int) {
+	t.Helper()
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	f := new(FD)
+	if err := u.Register(f, a); err != nil {
+		t.Fatal(err)
+	}
+	return f, b
 }
 
 // closeAndReap closes f and runs the backend until its descriptor is closed, then
@@ -215,13 +216,8 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 				t.Cleanup(func() { uringMultishotRecv.Store(true) })
 			}
 			u, sink := openUringLend(t, 64, 8)
-			a, b := socketpair(t)
-			defer unix.Close(b)
-			var f FD
-			if err := u.Register(&f, a); err != nil {
-				t.Fatal(err)
-			}
-			op := &Op{Kind: OpRead, FD: &f, Lend: true}
+			f, b := registeredPair(t, u)
+			op := &Op{Kind: OpRead, FD: f, Lend: true}
 			u.Submit(op)
 			u.Flush()
 			reap(t, u, 5*time.Millisecond)
@@ -244,7 +240,7 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 			u.Submit(op)
 			u.Flush()
 			reap(t, u, 5*time.Millisecond)
-			u.Cancel(&f)
+			u.Cancel(f)
 			finishOne(t, u, sink, op)
 			if !errors.Is(op.Err, ErrAborted) || errors.Is(op.Err, ErrAbortedClosed) {
 				t.Fatalf("lent read after Cancel: (%d, %v); want ErrAborted", op.N, op.Err)
@@ -263,11 +259,11 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 			if multishot {
 				unix.Write(b, []byte("given back at the close"))
 				reap(t, u, 5*time.Millisecond)
-				if queuedOn(u, &f) != 1 {
-					t.Fatalf("%d buffers received ahead; want 1", queuedOn(u, &f))
+				if queuedOn(u, f) != 1 {
+					t.Fatalf("%d buffers received ahead; want 1", queuedOn(u, f))
 				}
 			}
-			closeAndReap(t, u, sink, &f)
+			closeAndReap(t, u, sink, f)
 			op.Buf, op.Lend = nil, true
 			u.Submit(op)
 			finishOne(t, u, sink, op)
@@ -276,22 +272,17 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 			}
 
 			// A read waiting at the Close.
-			a2, b2 := socketpair(t)
-			defer unix.Close(b2)
-			var f2 FD
-			if err := u.Register(&f2, a2); err != nil {
-				t.Fatal(err)
-			}
-			op2 := &Op{Kind: OpRead, FD: &f2, Lend: true}
+			f2, _ := registeredPair(t, u)
+			op2 := &Op{Kind: OpRead, FD: f2, Lend: true}
 			u.Submit(op2)
 			u.Flush()
 			reap(t, u, 5*time.Millisecond)
-			u.Close(&f2)
+			u.Close(f2)
 			finishOne(t, u, sink, op2)
 			if !errors.Is(op2.Err, ErrAbortedClosed) || op2.Buf != nil {
 				t.Fatalf("lent read waiting at Close: (%d, %v); want ErrAbortedClosed", op2.N, op2.Err)
 			}
-			closeAndReapDone(t, u, &f2)
+			closeAndReapDone(t, u, f2)
 		})
 	}
 }
@@ -300,13 +291,8 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 // Release (the queue of a descriptor closed unread) restart a read waiting for one.
 func TestUringStarvedReadRestartedByClose(t *testing.T) {
 	u, sink := openUringLend(t, 64, 4)
-	a, pa := socketpair(t)
-	defer unix.Close(pa)
-	var fa FD
-	if err := u.Register(&fa, a); err != nil {
-		t.Fatal(err)
-	}
-	opA := &Op{Kind: OpRead, FD: &fa}
+	fa, pa := registeredPair(t, u)
+	opA := &Op{Kind: OpRead, FD: fa}
 	unix.Write(pa, []byte("x"))
 	if _, err := lentRead(t, u, sink, opA); err != nil { // arms A's request
 		t.Fatal(err)
@@ -314,42 +300,32 @@ func TestUringStarvedReadRestartedByClose(t *testing.T) {
 	unix.Write(pa, bytes.Repeat([]byte{1}, 4*64))
 	reap(t, u, 20*time.Millisecond) // A's request fills every buffer ahead of its reads
 
-	b, pb := socketpair(t)
-	defer unix.Close(pb)
-	var fb FD
-	if err := u.Register(&fb, b); err != nil {
-		t.Fatal(err)
-	}
-	opB := &Op{Kind: OpRead, FD: &fb, Lend: true}
+	fb, pb := registeredPair(t, u)
+	opB := &Op{Kind: OpRead, FD: fb, Lend: true}
 	u.Submit(opB)
 	u.Flush()
 	unix.Write(pb, []byte("for B"))
 	reap(t, u, 20*time.Millisecond) // no buffer: B's read waits for one
-	closeAndReap(t, u, sink, &fa)   // A's buffers go back to the ring
+	closeAndReap(t, u, sink, fa)    // A's buffers go back to the ring
 	finishOne(t, u, sink, opB)
 	if opB.Err != nil || string(opB.Buf[:opB.N]) != "for B" {
 		t.Fatalf("starved read after the buffers came back: (%d, %v)", opB.N, opB.Err)
 	}
 	u.ReleaseBuffer(opB.BufID)
-	closeAndReap(t, u, sink, &fb)
+	closeAndReap(t, u, sink, fb)
 }
 
 // TestUringLentReadAfterCancel: Cancel aborts the read in flight, not one started after
 // it returned while the cancelled request's last completion is still to be reaped.
 func TestUringLentReadAfterCancel(t *testing.T) {
 	u, sink := openUringLend(t, 64, 8)
-	a, b := socketpair(t)
-	defer unix.Close(b)
-	var f FD
-	if err := u.Register(&f, a); err != nil {
-		t.Fatal(err)
-	}
-	op := &Op{Kind: OpRead, FD: &f}
+	f, b := registeredPair(t, u)
+	op := &Op{Kind: OpRead, FD: f}
 	unix.Write(b, []byte("first"))
 	if p, err := lentRead(t, u, sink, op); err != nil || string(p) != "first" {
 		t.Fatalf("(%q, %v)", p, err)
 	}
-	u.Cancel(&f) // nothing to abort: only the armed request, idle
+	u.Cancel(f) // nothing to abort: only the armed request, idle
 	op.Buf, op.Lend = nil, true
 	u.Submit(op)
 	u.Flush()
@@ -359,5 +335,5 @@ func TestUringLentReadAfterCancel(t *testing.T) {
 		t.Fatalf("read started after Cancel returned: (%d, %v); want the data", op.N, op.Err)
 	}
 	u.ReleaseBuffer(op.BufID)
-	closeAndReap(t, u, sink, &f)
+	closeAndReap(t, u, sink, f)
 }

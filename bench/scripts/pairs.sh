@@ -12,12 +12,15 @@
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
 # coio-uring, asio, asio-uring (built with build-asio.sh, which installs g++ and
-# libasio-dev / liburing-dev when missing).
+# libasio-dev / liburing-dev when missing). Flags after -- go to every coio server.
 #
 # Usage: bench/scripts/pairs.sh [--a coio] [--b asio] [--pairs 6] [--window 3s]
 #          [--configs "64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"]
-#          [--out DIR]
+#          [--out DIR] [-- echo flags...]
 #        a configuration is SIZE:CONNS:DEPTH
+#   e.g. io_uring against epoll, the example as it comes and with a buffer per connection:
+#        bench/scripts/pairs.sh --a coio-uring --b coio-epoll --pairs 8 --configs "64:100:1 64:100:16"
+#        bench/scripts/pairs.sh --a coio-uring --b coio-epoll --configs "64:100:16" -- -lend=false
 set -euo pipefail
 
 a=coio
@@ -26,6 +29,7 @@ pairs=6
 window=3
 configs="64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"
 out=""
+flags=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --a) a=$2; shift 2 ;;
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
     --window) window=${2%s}; shift 2 ;;
     --configs) configs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --) shift; flags=("$@"); break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "pairs.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -56,10 +61,10 @@ esac
 start() {
   local cmd=() env=()
   case "$1" in
-    coio) cmd=("$tmp/echo" -runners 1 -metrics=) ;;
-    coio-own) cmd=("$tmp/echo" -runners 1 -metrics= -lend=false) ;;
-    coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics=); env=(COIO_BACKEND=epoll) ;;
-    coio-uring) cmd=("$tmp/echo" -runners 1 -metrics=); env=(COIO_BACKEND=iouring) ;;
+    coio) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}") ;;
+    coio-own) cmd=("$tmp/echo" -runners 1 -metrics= -lend=false "${flags[@]}") ;;
+    coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=epoll) ;;
+    coio-uring) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=iouring) ;;
     asio) cmd=("$tmp/asio" -threads 1) ;;
     asio-uring) cmd=("$tmp/asio-uring" -threads 1) ;;
     *) echo "pairs.sh: unknown server $1" >&2; exit 2 ;;
@@ -69,7 +74,7 @@ start() {
 }
 
 port=17800
-# run NAME SIZE CONNS DEPTH: one measured run; prints "cpu p99".
+# run NAME SIZE CONNS DEPTH: one measured run; prints "cpu user/sys p99" (µs per message, µs).
 run() {
   start "$1" "$port"
   for _ in $(seq 50); do
@@ -81,8 +86,8 @@ run() {
     -warmup 1s -duration "${window}s" -server-pid "$spid" -json >"$tmp/load.json"
   kill -TERM "$spid"
   wait "$spid" 2>/dev/null || true
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-print("%.4f %.0f" % (d["server_cpu_us_per_msg"], d["p99_us"]))' "$tmp/load.json"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["msgs"]
+print("%.4f %.4f/%.4f %.0f" % (d["server_cpu_us_per_msg"], d["server_user_s"]*1e6/m, d["server_sys_s"]*1e6/m, d["p99_us"]))' "$tmp/load.json"
 }
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
@@ -94,10 +99,10 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
   echo "# Server CPU per message, $a against $b, interleaved pairs"
   echo
   echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
-  echo "Server on CPU 0 (GOMAXPROCS=1, one runner / thread), echoload on CPU 1; 1 s warm-up + ${window} s window; pairs alternate A B / B A."
+  echo "Server on CPU 0 (GOMAXPROCS=1, one runner / thread), echoload on CPU 1; 1 s warm-up + ${window} s window; pairs alternate A B / B A; coio flags: ${flags[*]:-(none)}."
   echo
-  echo "| size | conns | depth | pair | $a µs/msg | $b µs/msg | ratio | $a p99 µs | $b p99 µs |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| size | conns | depth | pair | $a µs/msg | $b µs/msg | ratio | $a user/sys | $b user/sys | $a p99 µs | $b p99 µs |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
 } >"$md"
 
 for cfg in $configs; do
@@ -105,15 +110,15 @@ for cfg in $configs; do
   for p in $(seq 1 "$pairs"); do
     port=$((port + 2)) # each run below is a subshell: ports are counted here
     if [ $((p % 2)) -eq 1 ]; then
-      read -r ac ap < <(run "$a" "$size" "$conns" "$depth")
-      read -r bc bp < <(run "$b" "$size" "$conns" "$depth")
+      read -r ac aus ap < <(run "$a" "$size" "$conns" "$depth")
+      read -r bc bus bp < <(run "$b" "$size" "$conns" "$depth")
     else
-      read -r bc bp < <(run "$b" "$size" "$conns" "$depth")
-      read -r ac ap < <(run "$a" "$size" "$conns" "$depth")
+      read -r bc bus bp < <(run "$b" "$size" "$conns" "$depth")
+      read -r ac aus ap < <(run "$a" "$size" "$conns" "$depth")
     fi
     ratio=$(python3 -c "print('%.3f' % ($ac / $bc))")
     echo "$cfg $ratio" >>"$rows"
-    echo "| $size | $conns | $depth | $p | $ac | $bc | $ratio | $ap | $bp |" | tee -a "$md"
+    echo "| $size | $conns | $depth | $p | $ac | $bc | $ratio | $aus | $bus | $ap | $bp |" | tee -a "$md"
   done
 done
 
