@@ -3,11 +3,13 @@ package iocontext_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/coionet/coio/iocontext"
+	"golang.org/x/sys/unix"
 )
 
 // lentResult is what an AsyncReadLent handler got.
@@ -71,12 +73,17 @@ func TestLentReadWaitsForARelease(t *testing.T) {
 		for i := range 2 {
 			s, peer := tr.pair(t, ctx)
 			defer s.Close()
-			peer.Write([]byte{byte('a' + i)})
+			// A whole buffer each: an incremental ring would put smaller reads
+			// side by side in one buffer.
+			peer.Write(bytes.Repeat([]byte{byte('a' + i)}, 512))
 			ch, h := lentHandler()
 			s.AsyncReadLent(h)
 			r := recv(t, ch, "lent read")
 			if r.err != nil {
 				t.Fatal(r.err)
+			}
+			if len(r.b.B) != 512 {
+				t.Fatalf("lent read of 512 bytes sent at once got %d", len(r.b.B))
 			}
 			held = append(held, r.b)
 		}
@@ -108,7 +115,7 @@ func TestLentReadAbortedByClose(t *testing.T) {
 		tr := transports[0]
 		holder, hp := tr.pair(t, ctx)
 		defer holder.Close()
-		hp.Write([]byte("x"))
+		hp.Write(bytes.Repeat([]byte("x"), 512)) // fills the only buffer
 		ch, h := lentHandler()
 		holder.AsyncReadLent(h)
 		held := recv(t, ch, "lent read")
@@ -159,4 +166,54 @@ func TestLentBufferReleasedTwicePanics(t *testing.T) {
 		}()
 		r.b.Release()
 	})
+}
+
+// TestLentReadsShareABuffer holds the data of six small reads from a pool of two
+// buffers: on io_uring with an incremental buffer ring (Linux 6.12) each read takes
+// only the bytes it received, so the pieces share the buffers and none waits; on
+// every backend each piece holds its own bytes and ends where they end, so appending
+// to one cannot overwrite the next.
+func TestLentReadsShareABuffer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t, iocontext.WithLendBuffers(4096, 2))
+		startRunners(t, ctx, 1)
+		tr := transports[0]
+		if be.kind.String() == "iouring" && !kernelAtLeast(6, 12) {
+			t.Skip("kernel before 6.12: no incremental buffer ring (IOU_PBUF_RING_INC), a read takes a whole buffer")
+		}
+		var held []iocontext.LentBuffer
+		for i := range 6 {
+			s, peer := tr.pair(t, ctx)
+			defer s.Close()
+			want := bytes.Repeat([]byte{byte('a' + i)}, 100)
+			peer.Write(want)
+			ch, h := lentHandler()
+			s.AsyncReadLent(h)
+			r := recv(t, ch, "a small lent read while the others hold theirs")
+			if r.err != nil || !bytes.Equal(r.b.B, want) {
+				t.Fatalf("lent read %d = (%q, %v); want 100 × %q", i, r.b.B, r.err, rune('a'+i))
+			}
+			if cap(r.b.B) != len(r.b.B) {
+				t.Fatalf("lent piece of %d bytes has capacity %d: an append would write over the buffer's next piece", len(r.b.B), cap(r.b.B))
+			}
+			held = append(held, r.b)
+		}
+		for i, b := range held {
+			if want := bytes.Repeat([]byte{byte('a' + i)}, 100); !bytes.Equal(b.B, want) {
+				t.Fatalf("piece %d changed while the others were read: %q", i, b.B)
+			}
+			b.Release()
+		}
+	})
+}
+
+// kernelAtLeast reports whether the running kernel is major.minor or later.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var ma, mi int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	return ma > major || ma == major && mi >= minor
 }

@@ -143,7 +143,11 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 
 // LentBuffer holds bytes read by AsyncReadLent in a buffer the Context lends to the
 // handler. B is valid until Release, which the handler (or whoever it hands B to)
-// calls exactly once, as soon as it is done with the bytes; releasing twice panics.
+// calls exactly once, as soon as it is done with the bytes. B is a piece of one of the
+// pool's buffers whose other pieces other reads may hold, so its capacity ends with
+// its bytes (an append copies). Releasing more pieces of a buffer than were lent
+// panics; a second Release of one piece while others of its buffer are lent cannot be
+// told apart from theirs and frees the buffer early.
 type LentBuffer struct {
 	B  []byte
 	c  *Context
@@ -160,9 +164,12 @@ func (b LentBuffer) Release() {
 
 // AsyncReadLent reads into a buffer lent by the Context and calls h with it: the
 // connection holds no read buffer of its own while it waits, so a server with many
-// idle connections needs memory only for the reads in progress. On io_uring the
-// buffers form a provided-buffer ring the kernel picks from when data arrives; on the
-// other backends a buffer is taken only for the read syscall of a ready socket. When
+// idle connections needs memory only for the reads in progress. A read takes only the
+// bytes it received: the next read's bytes follow them in the same buffer, which goes
+// back to the pool when every piece of it is released. On io_uring the buffers form a
+// provided-buffer ring the kernel picks from when data arrives, filled piecewise from
+// Linux 6.12 (IOU_PBUF_RING_INC; before it a read takes a whole buffer); on the other
+// backends room in a buffer is taken only for the read syscall of a ready socket. When
 // every buffer is lent, the read waits (its data stays in the socket) until one is
 // released. h gets (LentBuffer{}, io.EOF) at the end of stream and the zero
 // LentBuffer with any error. The pool's size is set with WithLendBuffers.

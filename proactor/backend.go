@@ -43,8 +43,9 @@ type Backend interface {
 	// buffers of size bytes (count a power of two for io_uring). Call it before the
 	// first such read; without it the pool is DefaultLendSize × DefaultLendCount.
 	SetLendBuffers(size, count int) error
-	// ReleaseBuffer gives a lent buffer back to the pool. Each lent buffer is released
-	// exactly once; a second release panics.
+	// ReleaseBuffer releases one piece lent from buffer id (reads share a buffer,
+	// each taking the bytes it received); the buffer goes back to the pool with its
+	// last piece. Releasing more pieces than were lent panics.
 	ReleaseBuffer(id int32)
 	// Flush hands operations that Submit, Cancel or Close queued to the kernel. A
 	// backend that batches (io_uring) queues them until the waiter's next Wait or a

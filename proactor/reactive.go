@@ -197,15 +197,14 @@ func (r *reactive) syscall(op *Op) (int, error) {
 		switch op.Kind {
 		case OpRead:
 			if op.Lend {
-				// Borrow a buffer for this syscall only; keep it only if data came.
-				id, buf := r.lend.get()
-				n, err = unix.Read(fd, buf)
-				if err == nil && n > 0 {
-					op.Buf, op.BufID = buf, id
-				} else {
-					r.lend.put(id)
-					op.Buf = nil
+				// Borrow room in a buffer for this syscall only; keep what came.
+				id, off, room := r.lend.get()
+				n, err = unix.Read(fd, room)
+				got := n
+				if err != nil {
+					got = 0
 				}
+				op.Buf, op.BufID = r.lend.commit(id, off, got), id
 				break
 			}
 			if len(op.Buf) == 0 {

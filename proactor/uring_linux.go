@@ -122,11 +122,9 @@ type uringBackend struct {
 	// lent to handlers, and the reads that found it empty (ENOBUFS) and wait, out of
 	// the kernel, for a buffer to come back. Guarded by mu.
 	lendSize, lendCount int
-	bufs                *uring.BufRing
-	lent                []bool
+	lend                *lendBook
 	starved             []*Op
-	queued              int // buffers multishot recvs filled ahead of the reads
-	freed               int // buffers given back outside ReleaseBuffer, for restartFreed
+	queued              int // pieces multishot recvs received ahead of the reads
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState
@@ -513,7 +511,7 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 			if err := u.lendRing(); err != nil {
 				return err
 			}
-			u.sqe().PrepRecvSelectMax(fd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
+			u.sqe().PrepRecvSelectMax(fd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
 			break
 		}
 		u.sqe().PrepRecv(fd, op.Buf, 0, ud)
@@ -657,18 +655,18 @@ func (u *uringBackend) accepted(c *uring.CQE, idx int32, s *uslot, done []comple
 
 // lendRing makes the provided-buffer ring on first use; mu is held.
 func (u *uringBackend) lendRing() error {
-	if u.bufs != nil {
+	if u.lend != nil {
 		return nil
 	}
 	size, count := u.lendSize, u.lendCount
 	if size == 0 {
 		size, count = DefaultLendSize, DefaultLendCount
 	}
-	b, err := u.ring.RegisterBufRing(0, uint32(count), size)
+	k, err := lendBookRing(u.ring, size, count)
 	if err != nil {
 		return err
 	}
-	u.bufs, u.lent = b, make([]bool, count)
+	u.lend = k
 	return nil
 }
 
@@ -683,12 +681,12 @@ func (u *uringBackend) SetLendBuffers(size, count int) error {
 		u.onOwner(func() {
 			u.mu.Lock()
 			defer u.mu.Unlock()
-			if slices.Contains(u.lent, true) {
+			if u.lend.lent > 0 {
 				err = errors.New("proactor: lend buffers already in use; configure them before the first read")
 				return
 			}
-			if err = u.bufs.Close(); err == nil {
-				u.bufs, u.lent = nil, nil
+			if err = u.lend.bufs.Close(); err == nil {
+				u.lend = nil
 				u.lendSize, u.lendCount = size, count
 				err = u.lendRing()
 			}
@@ -697,7 +695,7 @@ func (u *uringBackend) SetLendBuffers(size, count int) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.bufs != nil {
+	if u.lend != nil {
 		return errors.New("proactor: lend buffers already in use; configure them before the first read")
 	}
 	u.lendSize, u.lendCount = size, count
@@ -708,21 +706,23 @@ func (u *uringBackend) SetLendBuffers(size, count int) error {
 // waiting for one.
 func (u *uringBackend) ReleaseBuffer(id int32) {
 	u.mu.Lock()
-	if u.bufs == nil || id < 0 || int(id) >= len(u.lent) || !u.lent[id] {
+	if u.lend == nil || !u.lend.valid(id) || u.closed && u.lend.pieces[id] <= 0 {
 		u.mu.Unlock()
-		panic(fmt.Sprintf("proactor: lent buffer %d released twice or never lent", id))
+		panic(errReleased(id))
 	}
-	u.lent[id] = false
 	if u.closed {
+		// The ring is gone or going: count the release, hand nothing back.
+		if u.lend.pieces[id]--; u.lend.pieces[id] == 0 {
+			u.lend.lent--
+		}
 		u.mu.Unlock()
 		return
 	}
-	u.bufs.Recycle(uint16(id))
-	u.bufs.Advance()
-	resubmit := len(u.starved) > 0
-	if resubmit {
-		u.restartStarved()
+	if !u.lend.give(uint16(id)) {
+		u.mu.Unlock()
+		panic(errReleased(id))
 	}
+	resubmit := u.restartFreed()
 	u.mu.Unlock()
 	if resubmit {
 		u.Flush()
@@ -897,7 +897,9 @@ func (u *uringBackend) settleStarved(f *FD) int {
 	}
 	done = u.settleRecv(f, done)
 	if len(u.starved) == 0 && len(done) == 0 {
-		u.freed = 0
+		if u.lend != nil {
+			u.lend.freed = 0
+		}
 		u.mu.Unlock()
 		return 0
 	}
@@ -1139,12 +1141,9 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			if op.Lend && c.Flags&uring.CQEFBuffer != 0 {
 				bid := uint16(c.Flags >> uring.CQEBufferShift)
 				if c.Res > 0 {
-					op.Buf, op.BufID = u.bufs.Buf(bid), int32(bid)
-					u.lent[bid] = true
+					op.Buf, op.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
 				} else {
-					u.bufs.Recycle(bid) // an error or the end of stream: nothing to lend
-					u.bufs.Advance()
-					u.freed++
+					u.lend.untaken(bid) // an error or the end of stream: nothing to lend
 				}
 			}
 			if op.Lend && c.Res == -int32(unix.ENOBUFS) && op.abort.Load() == abortNone && !op.FD.Closing() {
@@ -1260,15 +1259,15 @@ func (u *uringBackend) Shutdown() error {
 	}
 	var berr error
 	switch {
-	case u.bufs == nil:
-	case leaked || slices.Contains(u.lent, true):
+	case u.lend == nil:
+	case leaked || u.lend.lent > 0:
 		// The kernel or a handler still holds a lent buffer: its memory stays
 		// mapped (and the backend reachable) for good rather than vanish under it.
 		if !leaked {
 			keepForever(u)
 		}
 	default:
-		berr = u.bufs.Close()
+		berr = u.lend.bufs.Close()
 	}
 	err := errors.Join(berr, u.ring.Close(), unix.Close(u.efd))
 	if leaked {

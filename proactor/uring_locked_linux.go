@@ -3,7 +3,6 @@ package proactor
 import (
 	"errors"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,8 +138,8 @@ func (u *uringBackend) ownerLoop() {
 		return
 	}
 	var berr error
-	if u.bufs != nil {
-		berr = u.bufs.Close()
+	if u.lend != nil {
+		berr = u.lend.bufs.Close()
 	}
 	lk.closeErr = errors.Join(berr, u.ring.Close())
 }
@@ -233,7 +232,7 @@ func (u *uringBackend) lockedShutdown() error {
 		time.Sleep(time.Millisecond)
 	}
 	u.mu.Lock()
-	lk.leaked = u.used > 0 || slices.Contains(u.lent, true)
+	lk.leaked = u.used > 0 || u.lend != nil && u.lend.lent > 0
 	u.mu.Unlock()
 	if lk.leaked {
 		keepForever(u)

@@ -35,8 +35,8 @@ func init() { uringMultishotRecv.Store(true) }
 
 // lentChunk is data received ahead of the reads: n bytes in buffer bid.
 type lentChunk struct {
+	b   []byte
 	bid uint16
-	n   int32
 }
 
 // uringRecv is a descriptor's multishot lent read, guarded by the backend's mu.
@@ -69,8 +69,8 @@ func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 			rs.q, rs.qh = rs.q[:0], 0
 		}
 		u.queued--
-		op.Buf, op.BufID = u.bufs.Buf(c.bid), int32(c.bid)
-		return completion{n: int(c.n)}, true
+		op.Buf, op.BufID = c.b, int32(c.bid)
+		return completion{n: len(c.b)}, true
 	}
 	if rs.end {
 		rs.end = false
@@ -115,7 +115,7 @@ func (u *uringBackend) armRecv(rs *uringRecv, f *FD) {
 	s.fd = f
 	rs.idx, rs.gen = idx, s.gen
 	rs.armed, rs.capped, rs.aborted = true, false, false
-	u.sqe().PrepRecvMultishot(f.Sysfd, u.bufs.Bgid(), makeUD(tagRecv, s.gen, uint32(idx)))
+	u.sqe().PrepRecvMultishot(f.Sysfd, u.lend.bufs.Bgid(), makeUD(tagRecv, s.gen, uint32(idx)))
 	u.ring.Publish()
 }
 
@@ -127,22 +127,21 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 	if c.Flags&uring.CQEFBuffer != 0 {
 		bid := uint16(c.Flags >> uring.CQEBufferShift)
 		switch {
-		case c.Res <= 0 || f.Closing():
-			u.bufs.Recycle(bid) // nothing to lend, or nobody left to read it
-			u.bufs.Advance()
-			u.freed++
+		case c.Res <= 0:
+			u.lend.untaken(bid) // nothing to lend
+		case f.Closing():
+			u.lend.take(bid, c.Res, c.Flags)
+			u.lend.drop(bid) // nobody left to read it
 		case rs.waiter != nil:
 			w := rs.waiter
-			u.lent[bid] = true
-			w.Buf, w.BufID = u.bufs.Buf(bid), int32(bid)
+			w.Buf, w.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
 			done = u.wake(rs, done, completion{op: w, n: int(c.Res)})
 		default:
-			u.lent[bid] = true
 			// The kernel may post a few more before the cancel at the bound
 			// lands: the queue grows for them.
-			rs.q = append(rs.q, lentChunk{bid: bid, n: c.Res})
+			rs.q = append(rs.q, lentChunk{b: u.lend.take(bid, c.Res, c.Flags), bid: bid})
 			u.queued++
-			if more && !rs.capped && (len(rs.q)-rs.qh >= recvQueueMax || u.queued >= len(u.lent)/4) {
+			if more && !rs.capped && (len(rs.q)-rs.qh >= recvQueueMax || u.queued >= len(u.lend.pieces)/4) {
 				u.sqe().PrepCancel(makeUD(tagRecv, rs.gen, uint32(rs.idx)), 0, makeUD(tagCancel, 0, 0))
 				u.ring.Publish()
 				rs.capped = true
@@ -233,7 +232,7 @@ func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []co
 // recvOnce submits op as a single lent recv request; mu is held.
 func (u *uringBackend) recvOnce(op *Op) {
 	_, _, ud := u.track(op)
-	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.bufs.Bgid(), uint32(u.bufs.Size()), ud)
+	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
 	op.ud = ud
 	u.ring.Publish()
 }
@@ -245,14 +244,12 @@ func (u *uringBackend) dropQueue(rs *uringRecv) {
 	if rs.qh == len(rs.q) {
 		return
 	}
-	for _, c := range rs.q[rs.qh:] {
-		u.lent[c.bid] = false
-		u.bufs.Recycle(c.bid)
+	for i := rs.qh; i < len(rs.q); i++ {
+		u.lend.drop(rs.q[i].bid)
+		rs.q[i].b = nil
 		u.queued--
-		u.freed++
 	}
 	rs.q, rs.qh = rs.q[:0], 0
-	u.bufs.Advance()
 }
 
 // settleRecv is Cancel's and Close's part for f's multishot recv; mu is held. An armed
@@ -299,10 +296,13 @@ func (u *uringBackend) cancelLent(op *Op) bool {
 // entries are queued, not yet submitted).
 func (u *uringBackend) restartFreed() bool {
 	restarted := false
-	for ; u.freed > 0 && len(u.starved) > 0; u.freed-- {
+	if u.lend == nil {
+		return false
+	}
+	for ; u.lend.freed > 0 && len(u.starved) > 0; u.lend.freed-- {
 		u.restartStarved()
 		restarted = true
 	}
-	u.freed = 0
+	u.lend.freed = 0
 	return restarted
 }

@@ -191,9 +191,9 @@ func closeAndReapDone(t *testing.T, u *uringBackend, f *FD) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for id, lent := range u.lent {
-		if lent {
-			t.Errorf("buffer %d still lent after its descriptor was closed", id)
+	for id, n := range u.lend.pieces {
+		if n != 0 {
+			t.Errorf("buffer %d still has %d pieces lent after its descriptor was closed", id, n)
 		}
 	}
 	if u.queued != 0 {
