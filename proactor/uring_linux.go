@@ -124,7 +124,7 @@ type uringBackend struct {
 	lendSize, lendCount int
 	lend                *lendBook
 	starved             []*Op
-	queued              int // pieces multishot recvs received ahead of the reads
+	queued              int // bytes multishot recvs received ahead of the reads
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState

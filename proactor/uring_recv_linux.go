@@ -17,8 +17,11 @@ import (
 // echo found it empty; ARCHITECTURE.md, "Multishot lent reads").
 //
 // The kernel fills buffers for a descriptor whose reader is busy elsewhere, so data
-// received ahead of the reads is bounded: recvQueueMax buffers per descriptor, and a
-// quarter of the ring over all of them. At either bound the request is cancelled (its
+// received ahead of the reads is bounded: recvQueueMax buffers' worth of bytes (or
+// recvQueuePieces pieces) per descriptor, and a quarter of the ring's bytes over all
+// of them. Bytes, not pieces: on an incremental ring a piece is only what one
+// completion received, and at 1,000 connections × 16 messages a bound of a quarter of
+// the ring in pieces cancelled and re-armed requests all the time. At either bound the request is cancelled (its
 // data stays queued) and the next read that finds the queue empty arms it again.
 // Without the global bound, connections whose handlers do not read for a while could
 // hold every buffer, and the reads that would let them go on could starve.
@@ -26,6 +29,9 @@ import (
 // recvQueueMax bounds the buffers one descriptor's multishot recv fills ahead of its
 // reads.
 const recvQueueMax = 4
+
+// recvQueuePieces bounds the pieces queued on one descriptor, whatever their size.
+const recvQueuePieces = 64
 
 // uringMultishotRecv says whether lent reads use multishot recv; cleared when the
 // kernel refuses it (before Linux 6.0), and by tests of the single-request path.
@@ -68,7 +74,7 @@ func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 		if rs.qh++; rs.qh == len(rs.q) {
 			rs.q, rs.qh = rs.q[:0], 0
 		}
-		u.queued--
+		u.queued -= len(c.b)
 		op.Buf, op.BufID = c.b, int32(c.bid)
 		return completion{n: len(c.b)}, true
 	}
@@ -140,8 +146,8 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			// The kernel may post a few more before the cancel at the bound
 			// lands: the queue grows for them.
 			rs.q = append(rs.q, lentChunk{b: u.lend.take(bid, c.Res, c.Flags), bid: bid})
-			u.queued++
-			if more && !rs.capped && (len(rs.q)-rs.qh >= recvQueueMax || u.queued >= len(u.lend.pieces)/4) {
+			u.queued += int(c.Res)
+			if more && !rs.capped && u.queueFull(rs) {
 				u.sqe().PrepCancel(makeUD(tagRecv, rs.gen, uint32(rs.idx)), 0, makeUD(tagCancel, 0, 0))
 				u.ring.Publish()
 				rs.capped = true
@@ -219,6 +225,20 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 	return done
 }
 
+// queueFull reports whether rs's queue, or all the queues together, reached their
+// bound; mu is held.
+func (u *uringBackend) queueFull(rs *uringRecv) bool {
+	size := u.lend.bufs.Size()
+	if len(rs.q)-rs.qh >= recvQueuePieces || u.queued >= len(u.lend.pieces)*size/4 {
+		return true
+	}
+	n := 0
+	for _, c := range rs.q[rs.qh:] {
+		n += len(c.b)
+	}
+	return n >= recvQueueMax*size
+}
+
 // wake hands d to rs's waiting read; mu is held.
 func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []completion {
 	rs.waiter, rs.aborted = nil, false
@@ -246,8 +266,8 @@ func (u *uringBackend) dropQueue(rs *uringRecv) {
 	}
 	for i := rs.qh; i < len(rs.q); i++ {
 		u.lend.drop(rs.q[i].bid)
+		u.queued -= len(rs.q[i].b)
 		rs.q[i].b = nil
-		u.queued--
 	}
 	rs.q, rs.qh = rs.q[:0], 0
 }
