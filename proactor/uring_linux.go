@@ -501,59 +501,85 @@ func (u *uringBackend) Submit(op *Op) {
 	u.mu.Unlock()
 }
 
-// prep fills a submission entry for op; mu is held.
+// prep fills a submission entry for op; mu is held. It fails with ErrAbortedClosed
+// when op's descriptor began closing while sqe waited for room (see sqeFor).
 func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 	fd := op.FD.Sysfd
 	op.Syscalls = 0 // no syscall of its own: the request rides on a shared enter
+	// What can fail comes before the entry is taken: a taken entry must be filled.
+	var rsaLen uint32
 	switch op.Kind {
 	case OpRead:
 		if op.Lend {
 			if err := u.lendRing(); err != nil {
 				return err
 			}
-			u.sqe().PrepRecvSelectMax(fd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
+		}
+	case OpConnect, OpSendTo:
+		if op.Addr != nil {
+			n, err := toRaw(op.Addr, &s.auxOf().rsa)
+			if err != nil {
+				return err
+			}
+			rsaLen = n
+		}
+	case OpWrite, OpAccept, OpRecvFrom:
+	default:
+		return fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
+	}
+	e := u.sqeFor(op.FD)
+	if e == nil {
+		return ErrAbortedClosed
+	}
+	switch op.Kind {
+	case OpRead:
+		if op.Lend {
+			e.PrepRecvSelectMax(fd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
 			break
 		}
-		u.sqe().PrepRecv(fd, op.Buf, 0, ud)
+		e.PrepRecv(fd, op.Buf, 0, ud)
 	case OpWrite:
 		if op.Vec != nil {
 			a := s.auxOf()
 			a.msg = unix.Msghdr{}
 			a.setVec(op.Vec)
-			u.sqe().PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
+			e.PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
 			break
 		}
-		u.sqe().PrepSend(fd, op.Buf, unix.MSG_NOSIGNAL, ud)
+		e.PrepSend(fd, op.Buf, unix.MSG_NOSIGNAL, ud)
 	case OpAccept:
-		u.sqe().PrepAccept(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
+		e.PrepAccept(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
 	case OpConnect:
-		a := s.auxOf()
-		n, err := toRaw(op.Addr, &a.rsa)
-		if err != nil {
-			return err
-		}
-		u.sqe().PrepConnect(fd, unsafe.Pointer(&a.rsa), n, ud)
+		e.PrepConnect(fd, unsafe.Pointer(&s.aux.rsa), rsaLen, ud)
 	case OpRecvFrom:
 		a := s.auxOf()
 		a.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&a.rsa)), Namelen: unix.SizeofSockaddrAny}
 		a.setData(op.Buf)
-		u.sqe().PrepRecvmsg(fd, &a.msg, 0, ud)
+		e.PrepRecvmsg(fd, &a.msg, 0, ud)
 	case OpSendTo:
 		a := s.auxOf()
 		a.msg = unix.Msghdr{}
 		if op.Addr != nil {
-			n, err := toRaw(op.Addr, &a.rsa)
-			if err != nil {
-				return err
-			}
-			a.msg.Name, a.msg.Namelen = (*byte)(unsafe.Pointer(&a.rsa)), n
+			a.msg.Name, a.msg.Namelen = (*byte)(unsafe.Pointer(&a.rsa)), rsaLen
 		}
 		a.setData(op.Buf)
-		u.sqe().PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
-	default:
-		return fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
+		e.PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
 	}
 	return nil
+}
+
+// sqeFor returns a submission entry for a new request on f, or nil when f began
+// closing meanwhile. sqe drops mu while it waits for room in a full SQ; a Close in
+// that window queues its cancel by descriptor ahead of this request, which the cancel
+// then misses, and the request would hold f open until data came. The entry it took
+// is spent on a no-op. mu is held.
+func (u *uringBackend) sqeFor(f *FD) *uring.SQE {
+	e := u.sqe()
+	if f.Closing() {
+		e.PrepNop(makeUD(tagCancel, 0, 0))
+		return nil
+	}
+	return e
 }
 
 // submitAccept takes a connection the listener's multishot accept has already
@@ -1161,10 +1187,12 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			n, err, again := u.result(op, s, c.Res)
 			if again {
 				// Retry in place with the same slot and user data.
-				if perr := u.prep(op, s, c.UserData); perr == nil {
+				perr := u.prep(op, s, c.UserData)
+				if perr == nil {
 					u.ring.Publish()
 					continue
 				}
+				err = perr
 			}
 			op.ud = 0
 			u.release(idx, s)

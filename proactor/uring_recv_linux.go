@@ -112,16 +112,22 @@ func (u *uringBackend) waitLent(rs *uringRecv, op *Op) {
 
 // armRecv queues f's multishot recv; mu is held. The request holds its own reference
 // on f until its last completion. If f is closing the waiter stays, and the Close's
-// settleStarved aborts it.
+// settleRecv aborts it: rs is marked armed only once the entry is taken, so a Close
+// that ran while sqeFor waited for room found it unarmed and aborted the waiter.
 func (u *uringBackend) armRecv(rs *uringRecv, f *FD) {
 	if !f.Acquire() {
+		return
+	}
+	e := u.sqeFor(f)
+	if e == nil {
+		f.Release() // not the last reference: the waiter's op holds one
 		return
 	}
 	idx, s := u.alloc()
 	s.fd = f
 	rs.idx, rs.gen = idx, s.gen
 	rs.armed, rs.capped, rs.aborted = true, false, false
-	u.sqe().PrepRecvMultishot(f.Sysfd, u.lend.bufs.Bgid(), makeUD(tagRecv, s.gen, uint32(idx)))
+	e.PrepRecvMultishot(f.Sysfd, u.lend.bufs.Bgid(), makeUD(tagRecv, s.gen, uint32(idx)))
 	u.ring.Publish()
 }
 
