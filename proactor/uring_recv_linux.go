@@ -181,18 +181,19 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 				u.starved = append(u.starved, w)
 			}
 		}
-	case errno == unix.EINVAL && !more && rs.waiter != nil:
+	case errno == unix.EINVAL && !more:
 		// A kernel without multishot recv (before 6.0) refuses it: use a request
-		// per read from now on.
+		// per read from now on (a read that comes later takes that path itself).
 		uringMultishotRecv.Store(false)
-		w := rs.waiter
-		rs.waiter = nil
-		u.waiting--
-		if rs.aborted || f.Closing() {
-			done = append(done, completion{op: w, err: abortedErr(f)})
-			rs.aborted = false
-		} else {
-			u.recvOnce(w)
+		if w := rs.waiter; w != nil {
+			rs.waiter = nil
+			u.waiting--
+			if rs.aborted || f.Closing() {
+				done = append(done, completion{op: w, err: abortedErr(f)})
+				rs.aborted = false
+			} else {
+				u.recvOnce(w)
+			}
 		}
 	default:
 		// The end of stream (0) or an error: for the waiting read, or the next.
