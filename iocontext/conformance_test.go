@@ -328,6 +328,7 @@ type stream interface {
 	AsyncWriteSome(b []byte, h func(n int, err error))
 	AsyncWrite(b []byte, h func(n int, err error))
 	AsyncReadLent(h func(b iocontext.LentBuffer, err error))
+	AsyncWriteLent(b iocontext.LentBuffer, h func(n int, err error))
 	Cancel()
 	Close() error
 	CloseRead() error

@@ -96,8 +96,11 @@ type Context struct {
 
 	timers timerQueue
 
-	objMu sync.Mutex // guards objs
-	objs  objList    // open I/O objects, closed by Close
+	writers sync.Pool // *writer: the write side of streams with a write in flight
+
+	objMu   sync.Mutex // guards objs and streams
+	objs    objList    // open I/O objects other than streams, closed by Close
+	streams *stream    // open streams, closed by Close, linked through their prev and next
 
 	stats         bool        // statistics on (WithStats)
 	outside       counters    // statistics of goroutines that are not runners
@@ -205,7 +208,7 @@ func (c *Context) pushFrom(r *runner, t task) {
 		if c.stats && t.op != nil {
 			r.st.sample++
 			if r.st.sample%latencySample == 0 {
-				t.op.Stamp = c.now()
+				t.stamp = c.now()
 			}
 		}
 		r.mu.Lock()

@@ -217,3 +217,44 @@ func kernelAtLeast(major, minor int) bool {
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
 	return ma > major || ma == major && mi >= minor
 }
+
+// TestLentWriteReleasesTheBuffer echoes what a lent read got with AsyncWriteLent: the
+// peer reads it back, and the buffer has been released when the handler runs (a
+// second Release panics), so the caller never held it.
+func TestLentWriteReleasesTheBuffer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		forEachTransport(t, func(t *testing.T, tr transport) {
+			ctx := be.open(t, iocontext.WithLendBuffers(512, 2))
+			startRunners(t, ctx, 1)
+			s, peer := tr.pair(t, ctx)
+			defer s.Close()
+			peer.Write([]byte("ping"))
+			ch, h := lentHandler()
+			s.AsyncReadLent(h)
+			r := recv(t, ch, "lent read")
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			wch := make(chan error, 1)
+			s.AsyncWriteLent(r.b, func(n int, err error) {
+				if err == nil && n != 4 {
+					err = fmt.Errorf("wrote %d bytes; want 4", n)
+				}
+				wch <- err
+			})
+			if err := recv(t, wch, "lent write"); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(peer, got); err != nil || string(got) != "ping" {
+				t.Fatalf("peer read (%q, %v); want \"ping\"", got, err)
+			}
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the buffer was not released by AsyncWriteLent: a second Release did not panic")
+				}
+			}()
+			r.b.Release()
+		})
+	})
+}

@@ -245,7 +245,7 @@ func (a *connAdapter) Write(b []byte) (int, error) {
 		n, err := a.s.TryWriteSome(b[done:])
 		if err == ErrWouldBlock {
 			a.s.AsyncWrite(b[done:], a.wh)
-			r := a.wait(&a.wd, a.wres, func() { a.s.c.be.CancelOp(&a.s.wop) })
+			r := a.wait(&a.wd, a.wres, func() { a.s.cancelWrite() })
 			return done + r.n, a.opErr("write", r.err)
 		}
 		done += n

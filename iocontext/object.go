@@ -48,6 +48,40 @@ func (c *Context) unregister(n *objNode) {
 	n.prev, n.next, n.owner = nil, nil, nil
 }
 
+// registerStream lists s, like register. Streams, most of a server's objects, have a
+// list of their own, linked through themselves: two pointers in each, where an
+// objNode would take four words.
+func (c *Context) registerStream(s *stream) error {
+	c.objMu.Lock()
+	defer c.objMu.Unlock()
+	if c.closed.Load() {
+		return ErrContextClosed
+	}
+	s.prev, s.next = nil, c.streams
+	if c.streams != nil {
+		c.streams.prev = s
+	}
+	c.streams = s
+	return nil
+}
+
+func (c *Context) unregisterStream(s *stream) {
+	c.objMu.Lock()
+	defer c.objMu.Unlock()
+	if s.prev == nil && c.streams != s {
+		return // not listed
+	}
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		c.streams = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next = nil, nil
+}
+
 // openObjects returns the objects still open.
 func (c *Context) openObjects() []shutdowner {
 	c.objMu.Lock()
@@ -55,6 +89,9 @@ func (c *Context) openObjects() []shutdowner {
 	var out []shutdowner
 	for n := c.objs.head; n != nil; n = n.next {
 		out = append(out, n.owner)
+	}
+	for s := c.streams; s != nil; s = s.next {
+		out = append(out, s)
 	}
 	return out
 }

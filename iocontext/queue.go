@@ -8,6 +8,9 @@ import "github.com/coionet/coio/proactor"
 type task struct {
 	fn func()
 	op *proactor.Op
+	// stamp is when an op's completion was queued (ns since the epoch), 0 when not
+	// sampled: here rather than in the op, which every connection embeds.
+	stamp int64
 }
 
 // ring is a growable FIFO of tasks. It is not safe for concurrent use.

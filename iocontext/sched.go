@@ -190,8 +190,8 @@ func (r *runner) runTask(t task) bool {
 		if c.stats {
 			// Read what the handler's owner may reuse before it runs.
 			eof := op.Kind == proactor.OpRead && op.Err == nil && op.N == 0 && (len(op.Buf) > 0 || op.Lend)
-			r.countDone(op, op.N, op.Err, eof, op.Syscalls, op.Stamp)
-			op.Syscalls, op.Stamp = 0, 0
+			r.countDone(op, op.N, op.Err, eof, op.Syscalls, t.stamp)
+			op.Syscalls = 0
 		}
 		r.inHandler.Store(true)
 		op.Done(op)
@@ -452,13 +452,14 @@ func (r *runner) queueReady() bool {
 	n := len(r.ready)
 	r.mu.Lock()
 	for i, op := range r.ready {
+		t := task{op: op}
 		if c.stats {
 			r.st.sample++
 			if r.st.sample%latencySample == 0 {
-				op.Stamp = c.now()
+				t.stamp = c.now()
 			}
 		}
-		r.q.push(task{op: op})
+		r.q.push(t)
 		r.ready[i] = nil
 	}
 	n += c.timers.expire(c.now(), &r.q)

@@ -16,52 +16,156 @@ import (
 var ErrNotOpen = errors.New("coio: stream is not open")
 
 // stream is the part of TCPConn and UnixConn that moves bytes. It embeds its FD and
-// its two ops, so a connection's operations allocate nothing.
+// its read op, so a connection's reads allocate nothing; a write takes its op from the
+// Context's pool of writers (see writer), so that a connection with no write in flight
+// — an idle one — holds none.
 type stream struct {
-	c    *Context
-	fd   proactor.FD
-	node objNode
+	c          *Context
+	fd         proactor.FD
+	prev, next *stream // c's list of open streams (guarded by c.objMu)
 
-	rop, wop proactor.Op // the one read and the one write (or connect) in flight
-	rh, wh   func(int, error)
-	lh       func(LentBuffer, error) // AsyncReadLent's handler
-	wvec     [][]byte                // AsyncWriteVec: the stream's copy of the vector, advanced as it is written
-	rdone    int                     // bytes read so far by AsyncRead (or AsyncReadSome: 0)
-	wdone    int
-	rfull    bool // AsyncRead: fill the buffer (the rest of it is rop.Buf)
-	wfull    bool // AsyncWrite: write it all (the rest of it is wop.Buf)
-	isUnix   bool // a Unix-domain stream, for errors
+	rop    proactor.Op             // the one read in flight
+	rh     func(int, error)        // AsyncRead's and AsyncReadSome's handler
+	lh     func(LentBuffer, error) // AsyncReadLent's handler
+	rdone  int                     // bytes read so far by AsyncRead (or AsyncReadSome: 0)
+	w      atomic.Pointer[writer]  // the write or connect in flight; set and cleared while writing is set
+	rfull  bool                    // AsyncRead: fill the buffer (the rest of it is rop.Buf)
+	isUnix bool                    // a Unix-domain stream, for errors
 
 	reading, writing atomic.Bool   // an op of that direction is in flight
-	cancels          atomic.Uint32 // Cancel calls so far
-	rgen, wgen       uint32        // cancels when the read / write started
 	opened           atomic.Bool   // the FD was registered at least once
+	cancels          atomic.Uint32 // Cancel calls so far
+	rgen             uint32        // cancels when the read started
 
 	raddr atomic.Pointer[net.Addr] // cached peer address
 	bound *boundHandlers           // set by SetExecutor
 }
 
-// bind prepares the ops for c; done once per stream.
+// writer is the write side of a stream while one of its writes or connects is in
+// flight: taken from the Context's pool when the op starts, given back before its
+// handler is called. Every idle connection would otherwise carry a write op it does
+// not use (200 bytes of its 576; ARCHITECTURE.md, "Memory per idle connection").
+//
+// A writer goes from one stream to another, so nothing may touch it for a stream after
+// that stream gave it back. The backends do not: once an op's Done runs, they have
+// let go of it (proactor.Op), and their Cancel and Close reach only the ops in flight
+// on the FD they are given. What remains is CancelOp, called with a pointer to the
+// op from outside the stream (the net.Conn adapter's deadlines): cancelWrite takes a
+// reference (refs) for it, and the writer goes back to the pool only when the last
+// reference is dropped.
+type writer struct {
+	op   proactor.Op
+	ext  proactor.OpExt   // op.Ext for a gathered write (the vector left) or a connect (the address)
+	vec  [][]byte         // AsyncWriteVec's copy of the caller's vector, kept for the next one
+	s    *stream          // the stream it writes for, until it is back in the pool
+	h    func(int, error) // the handler (a connect's too: a closure around it)
+	done int              // bytes written so far
+	full bool             // AsyncWrite: write it all (the rest of it is op.Buf)
+	gen  uint32           // the stream's cancels when the write started
+	lent LentBuffer       // AsyncWriteLent's buffer, released when the write is over
+	refs atomic.Int32     // the op in flight, plus cancelWrite calls looking at it
+}
+
+// getWriter takes a writer from c's pool for s.
+func (c *Context) getWriter(s *stream, kind proactor.OpKind) *writer {
+	w, _ := c.writers.Get().(*writer)
+	if w == nil {
+		w = &writer{}
+		w.op.Done = writerDone
+	}
+	w.s = s
+	w.op.Kind, w.op.FD, w.op.Ext = kind, &s.fd, nil
+	if kind == proactor.OpConnect {
+		w.op.Ext = &w.ext
+	}
+	return w
+}
+
+// put gives w back to its Context's pool, keeping nothing of the stream alive.
+func (w *writer) put() {
+	c := w.s.c
+	w.s, w.h = nil, nil
+	w.op.FD, w.op.Buf, w.op.N, w.op.Err = nil, nil, 0, nil
+	w.ext = proactor.OpExt{}
+	clear(w.vec) // the caller's buffers are not kept alive by the pool
+	w.vec = w.vec[:0]
+	c.writers.Put(w)
+}
+
+// unref drops a reference to w; the last one gives it back to the pool.
+func (w *writer) unref() {
+	if w.refs.Add(-1) == 0 {
+		w.put()
+	}
+}
+
+// startWriter makes w the stream's op in flight, holding the reference that
+// endWriter drops.
+func (s *stream) startWriter(w *writer) {
+	w.refs.Store(1)
+	s.w.Store(w)
+}
+
+// endWriter ends s's op in flight: its writer goes back to the pool (once no
+// cancelWrite looks at it). It comes before writing is cleared, so that a write
+// started after that finds s.w free to set.
+func (s *stream) endWriter(w *writer) {
+	s.w.Store(nil)
+	if lb := w.lent; lb.c != nil {
+		// Before the handler, which may read into it again.
+		w.lent = LentBuffer{}
+		lb.Release()
+	}
+	w.unref()
+}
+
+// cancelWrite aborts s's write in flight, if any (CancelOp), without touching a
+// writer that s has given back: a reference keeps it from going back to the pool, and
+// so to another stream, while CancelOp looks at its op.
+func (s *stream) cancelWrite() {
+	w := s.w.Load()
+	if w == nil {
+		return
+	}
+	for {
+		r := w.refs.Load()
+		if r == 0 {
+			return // back in the pool (perhaps taken again since): not s's any more
+		}
+		if w.refs.CompareAndSwap(r, r+1) {
+			break
+		}
+	}
+	// The reference may be to a writer that went to another stream and back to s
+	// meanwhile: then it is s's write in flight now, which is the one to cancel.
+	if s.w.Load() == w {
+		s.c.be.CancelOp(&w.op)
+	}
+	w.unref()
+}
+
+// bind prepares the read op for c; done once per stream.
 func (s *stream) bind(c *Context, netw string) {
 	if s.c == c && s.rop.Done != nil {
 		return
 	}
 	s.c, s.isUnix = c, netw == "unix"
 	s.rop = proactor.Op{Kind: proactor.OpRead, FD: &s.fd, Done: streamReadDone}
-	s.wop = proactor.Op{Kind: proactor.OpWrite, FD: &s.fd, Done: streamWriteDone}
 }
 
-// streamReadDone and streamWriteDone are the ops' Done: functions rather than method
-// values, which would cost every stream two closures (32 bytes of heap).
+// streamReadDone and writerDone are the ops' Done: functions rather than method
+// values, which would cost every stream and writer a closure.
 func streamReadDone(op *proactor.Op) {
 	// op is the rop field of a stream (bind set this Done on no other op), so
 	// stepping back by the field's offset stays inside that stream's allocation.
 	(*stream)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(stream{}.rop)))).readDone(op)
 }
 
-func streamWriteDone(op *proactor.Op) {
-	// op is the wop field of a stream, as in streamReadDone.
-	(*stream)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(stream{}.wop)))).writeDone(op)
+func writerDone(op *proactor.Op) {
+	// op is the op field of a writer (getWriter set this Done on no other op), as
+	// in streamReadDone.
+	w := (*writer)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(writer{}.op))))
+	w.s.writeDone(w)
 }
 
 // network is "tcp" or "unix", for errors.
@@ -85,7 +189,7 @@ func (s *stream) open(c *Context, sysfd int, netw string) error {
 		unix.Close(sysfd)
 		return err
 	}
-	if err := c.register(&s.node, s); err != nil {
+	if err := c.registerStream(s); err != nil {
 		c.be.Close(&s.fd)
 		return err
 	}
@@ -294,14 +398,16 @@ func (s *stream) SetExecutor(ex Executor) {
 		h(lb, b.rerr)
 	}
 	b.writeFn = func() {
-		h := s.wh
-		s.wh, s.wop.Buf = nil, nil
+		w := s.w.Load()
+		h := w.h
+		s.endWriter(w)
 		s.writing.Store(false)
 		h(b.wn, b.werr)
 	}
 	b.conFn = func() {
-		h := s.wh
-		s.wh = nil
+		w := s.w.Load()
+		h := w.h
+		s.endWriter(w)
 		s.writing.Store(false)
 		h(0, b.cerr)
 	}
@@ -355,11 +461,13 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 	if !s.writing.CompareAndSwap(false, true) {
 		return 0, ErrBusy
 	}
-	op := &s.wop
+	// A writer for the call only: TryNow is done with it when it returns.
+	w := s.c.getWriter(s, proactor.OpWrite)
+	op := &w.op
 	op.Buf = b
 	ok := s.c.be.TryNow(op)
 	n, err := op.N, op.Err
-	op.Buf, op.N, op.Err = nil, 0, nil
+	w.put()
 	s.writing.Store(false)
 	if !ok {
 		return 0, ErrWouldBlock
@@ -369,35 +477,57 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 
 // AsyncWriteSome writes from b and calls h with the number of bytes written, which may
 // be fewer than len(b). Only one write may be in flight: a second fails with ErrBusy.
-func (s *stream) AsyncWriteSome(b []byte, h func(n int, err error)) { s.startWrite(b, false, h) }
+func (s *stream) AsyncWriteSome(b []byte, h func(n int, err error)) {
+	s.startWrite(b, false, LentBuffer{}, h)
+}
 
 // AsyncWrite writes all of b, then calls h(len(b), nil); on an error first, h gets the
 // bytes written so far and the error.
-func (s *stream) AsyncWrite(b []byte, h func(n int, err error)) { s.startWrite(b, true, h) }
+func (s *stream) AsyncWrite(b []byte, h func(n int, err error)) {
+	s.startWrite(b, true, LentBuffer{}, h)
+}
 
-func (s *stream) startWrite(b []byte, full bool, h func(int, error)) {
+// AsyncWriteLent writes all of b.B, as AsyncWrite does, and releases b when the write
+// is over, whatever its result (ErrBusy too), before h runs. A handler that forwards
+// what AsyncReadLent gave it (an echo, a proxy) thus needs no field to keep the
+// buffer until the write completes: the write in flight holds it, and a connection
+// between two messages holds nothing.
+func (s *stream) AsyncWriteLent(b LentBuffer, h func(n int, err error)) {
+	s.startWrite(b.B, true, b, h)
+}
+
+// startWrite starts a write of b; lent, if not zero, is released when it is over.
+func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h func(int, error)) {
 	c := s.c
 	if c == nil {
 		panic("iocontext: write on a stream that was never opened")
 	}
 	if !s.writing.CompareAndSwap(false, true) {
+		if lent.c != nil {
+			c.later(func() {
+				lent.Release()
+				h(0, ErrBusy)
+			})
+			return
+		}
 		c.failLater(h, ErrBusy)
 		return
 	}
 	c.addWork()
-	s.wh, s.wdone, s.wfull = h, 0, full
-	s.wgen = s.cancels.Load()
-	op := &s.wop
-	op.Buf = b
-	s.start(op, len(b) == 0)
+	w := c.getWriter(s, proactor.OpWrite)
+	w.h, w.done, w.full, w.lent = h, 0, full, lent
+	w.gen = s.cancels.Load()
+	w.op.Buf = b
+	s.startWriter(w)
+	s.start(&w.op, len(b) == 0)
 }
 
 // AsyncWriteVec writes the buffers of bufs in order, as one stream of bytes, with as
 // few syscalls as the backend allows (writev(2); on io_uring one sendmsg request per
 // round), then calls h(total, nil); on an error first, h gets the bytes written so far
-// and the error. The buffers must not change until h runs. The stream keeps its own
-// copy of the slice headers, made once and reused, so bufs itself may be reused after
-// the call returns.
+// and the error. The buffers must not change until h runs. The write keeps its own
+// copy of the slice headers (in a pooled writer, reused by later writes), so bufs
+// itself may be reused after the call returns.
 func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 	c := s.c
 	if c == nil {
@@ -408,12 +538,14 @@ func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 		return
 	}
 	c.addWork()
-	s.wh, s.wdone, s.wfull = h, 0, true
-	s.wvec = append(s.wvec[:0], bufs...)
-	s.wgen = s.cancels.Load()
-	op := &s.wop
-	op.Buf, op.Vec = nil, s.wvec
-	s.start(op, vecEmpty(s.wvec))
+	w := c.getWriter(s, proactor.OpWrite)
+	w.h, w.done, w.full = h, 0, true
+	w.vec = append(w.vec[:0], bufs...)
+	w.ext.Vec = w.vec
+	w.gen = s.cancels.Load()
+	w.op.Buf, w.op.Ext = nil, &w.ext
+	s.startWriter(w)
+	s.start(&w.op, vecEmpty(w.vec))
 }
 
 // vecEmpty reports whether vec holds no bytes; it stops at the first buffer that has
@@ -439,31 +571,29 @@ func advanceVec(vec [][]byte, n int) [][]byte {
 	return vec
 }
 
-func (s *stream) writeDone(op *proactor.Op) {
+func (s *stream) writeDone(w *writer) {
+	op := &w.op
 	if op.Kind == proactor.OpConnect {
-		s.connectDone(op)
+		s.connectDone(w)
 		return
 	}
 	n, err := op.N, op.Err
-	s.wdone += n
-	if op.Vec != nil {
-		op.Vec = advanceVec(op.Vec, n)
-		more := !vecEmpty(op.Vec)
+	w.done += n
+	if op.Ext != nil {
+		w.ext.Vec = advanceVec(w.ext.Vec, n)
+		more := !vecEmpty(w.ext.Vec)
 		if more && err == nil {
-			err = s.interrupted(s.wgen)
+			err = s.interrupted(w.gen)
 		}
 		if more && err == nil {
 			s.c.addWork()
 			s.c.submit(op)
 			return
 		}
-		op.Vec = nil
-		clear(s.wvec) // the caller's buffers are not kept alive by the stream
-		s.wvec = s.wvec[:0]
 	}
-	more := s.wfull && n < len(op.Buf)
+	more := w.full && n < len(op.Buf)
 	if more && err == nil {
-		err = s.interrupted(s.wgen)
+		err = s.interrupted(w.gen)
 	}
 	if more && err == nil {
 		op.Buf = op.Buf[n:]
@@ -472,26 +602,25 @@ func (s *stream) writeDone(op *proactor.Op) {
 		return
 	}
 	if b := s.bound; b != nil {
-		b.wn, b.werr = s.wdone, s.mapErr("write", err)
+		b.wn, b.werr = w.done, s.mapErr("write", err)
 		b.ex.Dispatch(b.writeFn)
 		return
 	}
-	h, total := s.wh, s.wdone
-	s.wh, op.Buf = nil, nil
+	h, total := w.h, w.done
+	s.endWriter(w)
 	s.writing.Store(false)
 	h(total, s.mapErr("write", err))
 }
 
-func (s *stream) connectDone(op *proactor.Op) {
-	err := op.Err
-	op.Kind, op.Addr = proactor.OpWrite, nil
+func (s *stream) connectDone(w *writer) {
+	err := w.op.Err
 	if b := s.bound; b != nil {
 		b.cerr = s.mapErr("dial", err)
 		b.ex.Dispatch(b.conFn)
 		return
 	}
-	h := s.wh
-	s.wh = nil
+	h := w.h
+	s.endWriter(w)
 	s.writing.Store(false)
 	h(0, s.mapErr("dial", err))
 }
@@ -500,12 +629,13 @@ func (s *stream) connectDone(op *proactor.Op) {
 func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
 	s.writing.Store(true)
 	s.c.addWork()
-	// The connect's handler waits in the write handler's place (a connect is the
-	// stream's first write-side op): one closure per connect, not a field per stream.
-	s.wh = func(_ int, err error) { h(err) }
-	op := &s.wop
-	op.Kind, op.Addr = proactor.OpConnect, sa
-	s.c.submit(op)
+	w := s.c.getWriter(s, proactor.OpConnect)
+	// The connect's handler waits in the write handler's place: one closure per
+	// connect, not a field per writer.
+	w.h = func(_ int, err error) { h(err) }
+	w.ext.Addr = sa
+	s.startWriter(w)
+	s.c.submit(&w.op)
 }
 
 // Cancel aborts the read and the write in flight: their handlers run with ErrAborted,
@@ -539,7 +669,7 @@ func (s *stream) Close() error {
 	if !s.opened.Load() {
 		return ErrNotOpen
 	}
-	s.c.unregister(&s.node)
+	s.c.unregisterStream(s)
 	err := s.c.be.Close(&s.fd)
 	if err == nil {
 		s.c.openStreams.Add(-1)

@@ -25,6 +25,7 @@ type DatagramConn struct {
 	path string // Unix socket file to remove at Close, if this conn created it
 
 	rop, wop           proactor.Op
+	rext, wext         proactor.OpExt // the ops' addresses
 	rh                 func(int, net.Addr, error)
 	wh                 func(int, error)
 	receiving, sending atomic.Bool
@@ -37,8 +38,8 @@ func newDatagram(c *Context, fd int, netw string) (*DatagramConn, error) {
 		return nil, ErrContextClosed
 	}
 	d := &DatagramConn{c: c, netw: netw}
-	d.rop = proactor.Op{Kind: proactor.OpRecvFrom, FD: &d.fd, Done: d.recvDone}
-	d.wop = proactor.Op{Kind: proactor.OpSendTo, FD: &d.fd, Done: d.sendDone}
+	d.rop = proactor.Op{Kind: proactor.OpRecvFrom, FD: &d.fd, Ext: &d.rext, Done: d.recvDone}
+	d.wop = proactor.Op{Kind: proactor.OpSendTo, FD: &d.fd, Ext: &d.wext, Done: d.sendDone}
 	if err := c.be.Register(&d.fd, fd); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -149,7 +150,7 @@ func (d *DatagramConn) AsyncReceiveFrom(b []byte, h func(n int, from net.Addr, e
 	c.addWork()
 	d.rh = h
 	d.rop.Buf = b
-	d.rop.Addr = nil
+	d.rext.Addr = nil
 	c.submit(&d.rop)
 }
 
@@ -159,8 +160,8 @@ func (d *DatagramConn) AsyncReceive(b []byte, h func(n int, err error)) {
 }
 
 func (d *DatagramConn) recvDone(op *proactor.Op) {
-	n, from, err := op.N, op.Addr, op.Err
-	op.Buf, op.Addr = nil, nil
+	n, from, err := op.N, d.rext.Addr, op.Err
+	op.Buf, d.rext.Addr = nil, nil
 	h := d.rh
 	d.rh = nil
 	d.receiving.Store(false)
@@ -192,13 +193,13 @@ func (d *DatagramConn) send(b []byte, sa unix.Sockaddr, h func(int, error)) {
 	}
 	c.addWork()
 	d.wh = h
-	d.wop.Buf, d.wop.Addr = b, sa
+	d.wop.Buf, d.wext.Addr = b, sa
 	c.submit(&d.wop)
 }
 
 func (d *DatagramConn) sendDone(op *proactor.Op) {
 	n, err := op.N, op.Err
-	op.Buf, op.Addr = nil, nil
+	op.Buf, d.wext.Addr = nil, nil
 	h := d.wh
 	d.wh = nil
 	d.sending.Store(false)

@@ -18,8 +18,10 @@ const (
 type FD struct {
 	Sysfd int // the descriptor number; valid while a reference is held
 
-	be  fdBackend     // the backend that registered it
-	seq atomic.Uint32 // registration sequence number, carried in reactor tokens
+	// destroy is the registering backend's destroy: a func (one pointer) rather
+	// than an interface (two), which every connection would pay for.
+	destroy func(f *FD)
+	seq     atomic.Uint32 // registration sequence number, carried in reactor tokens
 	// hup is set once the reactor reported a hang-up or error: the end of stream or the
 	// error may already be waiting behind the data, with no edge left to announce it,
 	// so no syscall is skipped from then on.
@@ -38,11 +40,6 @@ type FD struct {
 	// urs is the io_uring backend's multishot lent read on this descriptor (guarded
 	// by that backend's lock); nil on the other backends and until the first one.
 	urs *uringRecv
-}
-
-// fdBackend is what an FD needs from the backend that registered it.
-type fdBackend interface {
-	destroy(f *FD)
 }
 
 // Acquire takes a reference for a direct use of Sysfd. It fails once Close was called.
@@ -65,7 +62,7 @@ func (f *FD) Release() {
 	// marked destroyed (and may be registered again by its owner) only once destroy
 	// has finished with its descriptor number.
 	if s == fdClosing && f.state.CompareAndSwap(fdClosing, fdClosing+1) {
-		f.be.destroy(f)
+		f.destroy(f)
 		f.state.Add(fdDestroyed - 1)
 	}
 }
@@ -91,31 +88,29 @@ func (f *FD) markClosing() error {
 	}
 }
 
-// opList is an intrusive doubly linked list of ops.
+// opList is an intrusive singly linked list of ops, in submission order. It holds
+// the ops of one direction of one descriptor, which iocontext keeps to one at a time
+// (two for a moment): the walks of push and remove are short, and a head pointer and
+// one link per op are what every connection pays, instead of two of each.
 type opList struct {
-	head, tail *Op
+	head *Op
 }
 
 func (l *opList) push(op *Op) {
-	op.prev, op.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = op
-	} else {
-		l.head = op
+	op.next = nil
+	p := &l.head
+	for *p != nil {
+		p = &(*p).next
 	}
-	l.tail = op
+	*p = op
 }
 
 func (l *opList) remove(op *Op) {
-	if op.prev != nil {
-		op.prev.next = op.next
-	} else {
-		l.head = op.next
+	for p := &l.head; *p != nil; p = &(*p).next {
+		if *p == op {
+			*p = op.next
+			break
+		}
 	}
-	if op.next != nil {
-		op.next.prev = op.prev
-	} else {
-		l.tail = op.prev
-	}
-	op.next, op.prev = nil, nil
+	op.next = nil
 }

@@ -64,14 +64,14 @@ const (
 	stateTransit        // listed on its FD, readied and queued for Perform, or being performed
 )
 
-// Op is one asynchronous operation. Its owner fills in Kind, FD, Buf (and Addr for a
-// connect) and Done once, then reuses it for every operation of that kind: an Op is
-// embedded in or pooled by its I/O object, never allocated per operation.
+// Op is one asynchronous operation. Its owner fills in Kind, FD, Buf (and Ext for a
+// gathered write, a connect or a datagram) and Done once, then reuses it for every
+// operation of that kind: an Op is embedded in or pooled by its I/O object, never
+// allocated per operation.
 type Op struct {
-	FD   *FD
-	Buf  []byte        // data to write, or space to read into
-	Vec  [][]byte      // a gathered write (OpWrite): the buffers to write in order, instead of Buf
-	Addr unix.Sockaddr // connect target
+	FD  *FD
+	Buf []byte // data to write, or space to read into
+	Ext *OpExt // what only some kinds carry; nil for plain reads and writes
 
 	N   int   // result: bytes transferred, or the accepted descriptor
 	Err error // result: nil, a syscall.Errno, ErrAborted, ErrAbortedClosed or net.ErrClosed
@@ -80,15 +80,10 @@ type Op struct {
 	// after the backend has let go of the op (it may be resubmitted from Done).
 	Done func(op *Op)
 
-	// Stamp is when the op's completion was queued (ns, the owner's clock), 0 when not
-	// sampled; Syscalls counts the syscalls the backend made for this op since its
-	// owner last reset it. Both are for statistics and belong to the op's owner.
-	Stamp int64
+	next *Op    // FD list link, guarded by the FD's mutex
+	ud   uint64 // io_uring: the request's user data while in the kernel, else 0 (guarded by the backend's lock)
 
-	next, prev *Op    // FD list links, guarded by the FD's mutex
-	ud         uint64 // io_uring: the request's user data while in the kernel, else 0 (guarded by the backend's lock)
-
-	// The small fields last, packed: an Op is embedded twice in every connection.
+	// The small fields last, packed: an Op is embedded in every connection.
 
 	Kind OpKind
 
@@ -105,9 +100,28 @@ type Op struct {
 	state   uint8 // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
 	started bool  // connect: the connect syscall was issued, poll SO_ERROR next
 
-	BufID    int32
+	BufID int32
+
+	// Syscalls counts the syscalls the backend made for this op since its owner last
+	// reset it, for statistics.
 	Syscalls uint32
 	abort    atomic.Uint32 // abortNone / abortCancel / abortClose
+}
+
+// OpExt is the part of an operation that only gathered writes, connects and datagrams
+// use. It lives apart from the Op, so that the read op embedded in every connection
+// does not carry it (an idle connection holds one Op).
+type OpExt struct {
+	Vec  [][]byte      // a gathered write (OpWrite): the buffers to write in order, instead of Buf
+	Addr unix.Sockaddr // connect target; recvfrom's sender; sendto's target (nil: the connected peer)
+}
+
+// vec is op's gathered-write vector, nil for a plain write.
+func (op *Op) vec() [][]byte {
+	if op.Ext == nil {
+		return nil
+	}
+	return op.Ext.Vec
 }
 
 // Sink receives the completions a backend produces outside Wait: results known at once

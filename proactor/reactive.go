@@ -23,6 +23,8 @@ type reactive struct {
 	table  fdTable
 	events []reactor.Event // Wait's buffer, owned by the single waiting goroutine
 	lend   lendPool
+	// destroyFD is destroy as a func value, made once for every FD to point at.
+	destroyFD func(f *FD)
 }
 
 func newReactive(sink Sink) (*reactive, error) {
@@ -30,7 +32,9 @@ func newReactive(sink Sink) (*reactive, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reactive{p: p, sink: sink, kind: defaultReactive(), events: make([]reactor.Event, waitEvents)}, nil
+	r := &reactive{p: p, sink: sink, kind: defaultReactive(), events: make([]reactor.Event, waitEvents)}
+	r.destroyFD = r.destroy
+	return r, nil
 }
 
 func (r *reactive) Name() string { return r.kind.String() }
@@ -42,7 +46,7 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 		return fmt.Errorf("proactor: descriptor %d out of range", sysfd)
 	}
 	f.Sysfd = sysfd
-	f.be = r
+	f.destroy = r.destroyFD
 	f.seq.Store(r.seq.Add(1))
 	f.state.Store(0)
 	f.rev.Store(0)
@@ -84,7 +88,7 @@ func (r *reactive) SetLendBuffers(size, count int) error { return r.lend.configu
 func (r *reactive) ReleaseBuffer(id int32) { r.lend.put(id) }
 
 func (r *reactive) TryNow(op *Op) bool {
-	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.Vec != nil {
+	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.vec() != nil {
 		return false
 	}
 	f := op.FD
@@ -212,8 +216,8 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			}
 			n, err = unix.Read(fd, op.Buf)
 		case OpWrite:
-			if op.Vec != nil {
-				n, err = writev(fd, op.Vec)
+			if vec := op.vec(); vec != nil {
+				n, err = writev(fd, vec)
 				break
 			}
 			if len(op.Buf) == 0 {
@@ -224,13 +228,13 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			var from unix.Sockaddr
 			n, from, err = unix.Recvfrom(fd, op.Buf, 0)
 			if err == nil {
-				op.Addr = from
+				op.Ext.Addr = from
 			}
 		case OpSendTo:
-			if op.Addr == nil {
+			if op.Ext.Addr == nil {
 				n, err = unix.Write(fd, op.Buf)
 			} else {
-				err = unix.Sendto(fd, op.Buf, 0, op.Addr)
+				err = unix.Sendto(fd, op.Buf, 0, op.Ext.Addr)
 				if err == nil {
 					n = len(op.Buf)
 				}
@@ -243,7 +247,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 		case OpConnect:
 			if !op.started {
 				op.started = true
-				err = unix.Connect(fd, op.Addr)
+				err = unix.Connect(fd, op.Ext.Addr)
 				if err == unix.EINPROGRESS || err == unix.EALREADY || err == unix.EINTR {
 					return 0, unix.EAGAIN
 				}
@@ -338,7 +342,7 @@ func (r *reactive) abortAll(f *FD, reason uint32) int {
 	f.mu.Unlock()
 	for op := done.head; op != nil; {
 		next := op.next
-		op.next, op.prev = nil, nil
+		op.next = nil
 		finish(op, 0, abortErr(reason))
 		r.sink.Complete(op)
 		op = next

@@ -67,9 +67,13 @@ type uslot struct {
 	fd   *FD // a cancel-by-descriptor's reference, dropped when its completion is reaped
 	aux  *uringAux
 	gen  uint32
-	next int32 // free list link, -1 at the end
-	used bool
+	next int32 // free list link, -1 at the end; slotUsed while the slot is in use
 }
+
+// slotUsed marks a slot in use in its free list link, rather than in a field of its
+// own that would make every slot 40 bytes instead of 32 (an idle connection on
+// io_uring holds one, for its multishot recv).
+const slotUsed = -2
 
 // completion is a reaped result, finished after the backend's lock is released.
 type completion struct {
@@ -139,6 +143,8 @@ type uringBackend struct {
 	overflows atomic.Uint64 // times Wait found completions kept on the kernel's overflow list
 
 	lk *lockedState // the thread-bound variant's state; nil in the shared-ring one
+
+	destroyFD func(f *FD) // destroy as a func value, made once for every FD to point at
 
 	// gone is set when Shutdown is about to unmap the ring; users counts the calls
 	// from outside the waiter (Flush, Wake) that are touching it, which Shutdown
@@ -302,6 +308,7 @@ func setupUring(sink Sink, flags uint32) (*uringBackend, error) {
 		cqes: make([]uring.CQE, uringReapBatch),
 		done: make([]completion, 0, uringReapBatch),
 	}
+	u.destroyFD = u.destroy
 	if err := u.probeCancelFd(); err != nil {
 		return fail(err)
 	}
@@ -341,7 +348,7 @@ func (u *uringBackend) Register(f *FD, sysfd int) error {
 		return fmt.Errorf("proactor: descriptor %d out of range", sysfd)
 	}
 	f.Sysfd = sysfd
-	f.be = u
+	f.destroy = u.destroyFD
 	f.state.Store(0)
 	return nil
 }
@@ -361,7 +368,7 @@ func (u *uringBackend) live(idx int32, gen uint32) *uslot {
 	if idx < 0 || idx >= u.nslots {
 		return nil
 	}
-	if s := u.slot(idx); s.used && s.gen == gen {
+	if s := u.slot(idx); s.next == slotUsed && s.gen == gen {
 		return s
 	}
 	return nil
@@ -383,7 +390,7 @@ func (u *uringBackend) alloc() (int32, *uslot) {
 	s := u.slot(idx)
 	u.free = s.next
 	s.gen = (s.gen + 1) & genMask
-	s.used = true
+	s.next = slotUsed
 	u.used++
 	return idx, s
 }
@@ -401,7 +408,7 @@ func (u *uringBackend) release(idx int32, s *uslot) {
 	if s.op != nil {
 		u.ops--
 	}
-	s.op, s.fd, s.used = nil, nil, false
+	s.op, s.fd = nil, nil
 	s.next = u.free
 	u.free = idx
 	u.used--
@@ -441,7 +448,7 @@ func (u *uringBackend) Submit(op *Op) {
 		u.sink.Complete(op)
 		return
 	}
-	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 && !op.Lend && op.Vec == nil {
+	if (op.Kind == OpRead || op.Kind == OpWrite) && len(op.Buf) == 0 && !op.Lend && op.vec() == nil {
 		finish(op, 0, nil)
 		u.sink.Complete(op)
 		return
@@ -516,8 +523,8 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 			}
 		}
 	case OpConnect, OpSendTo:
-		if op.Addr != nil {
-			n, err := toRaw(op.Addr, &s.auxOf().rsa)
+		if op.Kind == OpConnect || op.Ext.Addr != nil { // sendto without one: the connected peer
+			n, err := toRaw(op.Ext.Addr, &s.auxOf().rsa)
 			if err != nil {
 				return err
 			}
@@ -539,10 +546,10 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 		}
 		e.PrepRecv(fd, op.Buf, 0, ud)
 	case OpWrite:
-		if op.Vec != nil {
+		if vec := op.vec(); vec != nil {
 			a := s.auxOf()
 			a.msg = unix.Msghdr{}
-			a.setVec(op.Vec)
+			a.setVec(vec)
 			e.PrepSendmsg(fd, &a.msg, unix.MSG_NOSIGNAL, ud)
 			break
 		}
@@ -559,7 +566,7 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 	case OpSendTo:
 		a := s.auxOf()
 		a.msg = unix.Msghdr{}
-		if op.Addr != nil {
+		if op.Ext.Addr != nil {
 			a.msg.Name, a.msg.Namelen = (*byte)(unsafe.Pointer(&a.rsa)), rsaLen
 		}
 		a.setData(op.Buf)
@@ -863,7 +870,7 @@ func (u *uringBackend) Flush() {
 // TryNow makes the read or write directly, without the ring: it is only asked for
 // when no request of the op's direction is in the kernel, so nothing is reordered.
 func (u *uringBackend) TryNow(op *Op) bool {
-	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.Vec != nil {
+	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.vec() != nil {
 		return false
 	}
 	f := op.FD
@@ -1220,7 +1227,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, again bool) {
 	if res >= 0 {
 		if op.Kind == OpRecvFrom {
-			op.Addr = fromRaw(&s.aux.rsa, s.aux.msg.Namelen)
+			op.Ext.Addr = fromRaw(&s.aux.rsa, s.aux.msg.Namelen)
 		}
 		return int(res), nil, false
 	}

@@ -52,16 +52,14 @@ type server struct {
 // are made once, so each echo allocates nothing. It is kept small, as a server with
 // many idle connections holds one per connection: the open sessions are a list
 // through the sessions themselves, not a map, and with lent buffers (the default) an
-// idle session holds no read buffer.
+// idle session holds no buffer at all — the write that echoes a lent buffer releases
+// it (AsyncWriteLent), so the session need not keep it.
 type session struct {
 	srv        *server
 	conn       *iocontext.TCPConn
 	prev, next *session
 	onWrite    func(int, error)
-
-	// -lend: the buffer the Context lent for the bytes being echoed.
-	lent   iocontext.LentBuffer
-	onLent func(iocontext.LentBuffer, error)
+	onLent     func(iocontext.LentBuffer, error) // -lend: the read's handler
 }
 
 // ownSession is a session with its own read buffer (-lend=false).
@@ -96,7 +94,8 @@ func (srv *server) start(conn *iocontext.TCPConn) {
 	conn.AsyncReadSome(o.buf, o.onRead)
 }
 
-// startLent echoes with lent read buffers: read, write the lent bytes back, release.
+// startLent echoes with lent read buffers: read, write the lent bytes back (the write
+// releases the buffer), repeat.
 func (srv *server) startLent(conn *iocontext.TCPConn) {
 	s := &session{srv: srv, conn: conn}
 	s.onLent = func(b iocontext.LentBuffer, err error) {
@@ -104,12 +103,9 @@ func (srv *server) startLent(conn *iocontext.TCPConn) {
 			s.close()
 			return
 		}
-		s.lent = b
-		s.conn.AsyncWrite(b.B, s.onWrite)
+		s.conn.AsyncWriteLent(b, s.onWrite)
 	}
 	s.onWrite = func(_ int, err error) {
-		s.lent.Release()
-		s.lent = iocontext.LentBuffer{}
 		if err != nil {
 			s.close()
 			return
