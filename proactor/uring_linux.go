@@ -92,6 +92,7 @@ const acceptBacklog = 64
 // connection, handed to the waiting accept op or kept in backlog until the next one.
 type acceptState struct {
 	armed   bool   // the multishot request is in the kernel
+	aborted bool   // Cancel or Close came while waiter waited: it is aborted at the request's end
 	ud      uint64 // its user data, for a cancel
 	waiter  *Op    // the accept op waiting for a connection
 	backlog []int  // accepted descriptors no op has taken yet
@@ -641,7 +642,7 @@ func (u *uringBackend) accepted(c *uring.CQE, idx int32, s *uslot, done []comple
 	more := c.Flags&uring.CQEFMore != 0
 	take := func(d completion) {
 		done = append(done, completion{op: st.waiter, n: d.n, err: d.err})
-		st.waiter = nil
+		st.waiter, st.aborted = nil, false
 		u.waiting--
 	}
 	switch {
@@ -655,9 +656,12 @@ func (u *uringBackend) accepted(c *uring.CQE, idx int32, s *uslot, done []comple
 			u.sqe().PrepCancel(st.ud, 0, makeUD(tagCancel, 0, 0))
 			u.ring.Publish()
 		}
-	case c.Res == -int32(unix.ECANCELED) && st.waiter != nil:
+	case c.Res == -int32(unix.ECANCELED) && st.waiter != nil && (st.aborted || f.Closing()):
 		// Cancel or Close: the connections accepted before the cancel landed went
-		// to the waiter first, as results that completed before it.
+		// to the waiter first, as results that completed before it. Only the op
+		// that waited when Cancel came is aborted: the cancel at the backlog cap,
+		// or one that found no op waiting, ends the request and nothing else (an
+		// op that began waiting since then gets the re-armed request below).
 		take(completion{err: abortedErr(f)})
 	case c.Res == -int32(unix.ECONNABORTED), c.Res == -int32(unix.ECANCELED):
 		// A peer that gave up while queued; or the cancel at the backlog cap.
@@ -918,6 +922,7 @@ func (u *uringBackend) settleStarved(f *FD) int {
 			st.waiter = nil
 			u.waiting--
 		}
+		st.aborted = st.armed && st.waiter != nil
 		if f.Closing() {
 			for _, fd := range st.backlog {
 				unix.Close(fd)
@@ -1019,7 +1024,7 @@ func (u *uringBackend) CancelOp(op *Op) bool {
 	u.mu.Lock()
 	ud := op.ud
 	if st := u.accepts[op.FD]; st != nil && st.waiter == op {
-		st.waiter = nil
+		st.waiter, st.aborted = nil, false
 		u.waiting--
 		u.mu.Unlock()
 		finish(op, 0, ErrAborted)

@@ -195,6 +195,9 @@ func closeAndReapDone(t *testing.T, u *uringBackend, f *FD) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.lend == nil {
+		return
+	}
 	for id, n := range u.lend.pieces {
 		if n != 0 {
 			t.Errorf("buffer %d still has %d pieces lent after its descriptor was closed", id, n)

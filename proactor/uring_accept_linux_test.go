@@ -1,0 +1,127 @@
+package proactor
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestUringAcceptAfterBacklogCap: connections arriving while no accept waits fill the
+// multishot accept's backlog up to its cap, where the backlog's own cancel ends the
+// request. An accept that starts waiting before that cancel's completion is reaped
+// must not take it for a Cancel: it waits for (and gets) the next connection. It
+// used to get ErrAborted, and a server treating that as "listener closed" stopped
+// accepting (seen as stalled connections at 1,000 clients connecting at once).
+func TestUringAcceptAfterBacklogCap(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	sink := make(chanSink, 4*acceptBacklog)
+	u := openUringOrSkip(t, sink)
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 4*acceptBacklog); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(lfd)
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
+	lf := new(FD)
+	if err := u.Register(lf, lfd); err != nil {
+		t.Fatal(err)
+	}
+	var clients []net.Conn
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	dial := func() {
+		c, err := net.DialTCP("tcp", nil, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	accepted := 0
+	acceptOne := func(op *Op) {
+		t.Helper()
+		if op.Err != nil {
+			t.Fatalf("accept %d: %v", accepted+1, op.Err)
+		}
+		unix.Close(op.N)
+		accepted++
+	}
+
+	// One accept arms the multishot request.
+	op := &Op{Kind: OpAccept, FD: lf}
+	u.Submit(op)
+	u.Flush()
+	dial()
+	finishOne(t, u, sink, op)
+	acceptOne(op)
+
+	// No accept waits: the backlog fills to its cap, which queues the cancel.
+	for range acceptBacklog {
+		dial()
+	}
+	backlog := func() int {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return len(u.accepts[lf].backlog)
+	}
+	for deadline := time.Now().Add(5 * time.Second); backlog() < acceptBacklog; {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %d after %d connections; want the cap, %d", backlog(), acceptBacklog, acceptBacklog)
+		}
+		if _, err := u.Wait(2*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Take the backlog (each accept completes at once, without the kernel), then
+	// leave one accept waiting while the cancel's completion is still to come.
+	for backlog() > 0 {
+		op := &Op{Kind: OpAccept, FD: lf}
+		u.Submit(op)
+		select {
+		case got := <-sink:
+			acceptOne(got)
+		default:
+			t.Fatal("an accept with connections in the backlog did not complete at once")
+		}
+	}
+	waiter := &Op{Kind: OpAccept, FD: lf}
+	u.Submit(waiter)
+	u.Flush() // the cap's cancel reaches the kernel
+	reapUntil := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(reapUntil) {
+		ready, err := u.Wait(2*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range ready {
+			if got != waiter {
+				t.Fatalf("completion of an op not in flight: %+v", got)
+			}
+			if errors.Is(got.Err, ErrAborted) {
+				t.Fatalf("the backlog cap's cancel aborted an accept that began waiting after it: %v", got.Err)
+			}
+			t.Fatalf("accept completed with no connection to take: (%d, %v)", got.N, got.Err)
+		}
+	}
+	dial()
+	finishOne(t, u, sink, waiter)
+	acceptOne(waiter)
+
+	if err := u.Close(lf); err != nil {
+		t.Fatal(err)
+	}
+	closeAndReapDone(t, u, lf)
+}
