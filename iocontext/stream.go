@@ -24,21 +24,49 @@ type stream struct {
 	fd         proactor.FD
 	prev, next *stream // c's list of open streams (guarded by c.objMu)
 
-	rop    proactor.Op             // the one read in flight
-	rh     func(int, error)        // AsyncRead's and AsyncReadSome's handler
-	lh     func(LentBuffer, error) // AsyncReadLent's handler
-	rdone  int                     // bytes read so far by AsyncRead (or AsyncReadSome: 0)
-	w      atomic.Pointer[writer]  // the write or connect in flight; set and cleared while writing is set
-	rfull  bool                    // AsyncRead: fill the buffer (the rest of it is rop.Buf)
-	isUnix bool                    // a Unix-domain stream, for errors
+	rop    proactor.Op            // the one read in flight
+	rh     unsafe.Pointer         // the read's handler (see setRH)
+	rdone  int                    // bytes read so far by AsyncRead (or AsyncReadSome: 0)
+	w      atomic.Pointer[writer] // the write or connect in flight; set and cleared while writing is set
+	rfull  bool                   // AsyncRead: fill the buffer (the rest of it is rop.Buf)
+	isUnix bool                   // a Unix-domain stream, for errors
 
-	reading, writing atomic.Bool   // an op of that direction is in flight
-	opened           atomic.Bool   // the FD was registered at least once
-	cancels          atomic.Uint32 // Cancel calls so far
-	rgen             uint32        // cancels when the read started
+	st      streamState   // reading, writing, opened
+	cancels atomic.Uint32 // Cancel calls so far
+	rgen    uint32        // cancels when the read started
 
-	raddr atomic.Pointer[net.Addr] // cached peer address
-	bound *boundHandlers           // set by SetExecutor
+	more atomic.Pointer[streamMore] // what few connections use; nil until then
+}
+
+// streamMore is the part of a stream that most connections never use, apart so that
+// they do not carry it: the peer address RemoteAddr cached, SetExecutor's handlers.
+// It is replaced whole (copy on write), never changed in place.
+type streamMore struct {
+	raddr net.Addr
+	bound *boundHandlers
+}
+
+// bound returns SetExecutor's handlers, nil for direct delivery.
+func (s *stream) bound() *boundHandlers {
+	if m := s.more.Load(); m != nil {
+		return m.bound
+	}
+	return nil
+}
+
+// updateMore replaces s.more with a copy changed by f.
+func (s *stream) updateMore(f func(m *streamMore)) {
+	for {
+		old := s.more.Load()
+		var m streamMore
+		if old != nil {
+			m = *old
+		}
+		f(&m)
+		if s.more.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
 
 // writer is the write side of a stream while one of its writes or connects is in
@@ -144,6 +172,63 @@ func (s *stream) cancelWrite() {
 	w.unref()
 }
 
+// The read's handler is a func(int, error) (AsyncRead, AsyncReadSome) or a
+// func(LentBuffer, error) (AsyncReadLent); one read is in flight at a time, so both
+// kinds share the field rh, which saves every connection 8 bytes. A func value of any
+// signature is one pointer (to its code and captured variables), so rh holds that
+// pointer, and each read's completion reads it back as the type its start stored:
+// readDone and the bound readFn as func(int, error), lentDone and lentFn as
+// func(LentBuffer, error).
+
+func (s *stream) setRH(h func(int, error)) {
+	s.rh = *(*unsafe.Pointer)(unsafe.Pointer(&h)) // a func value is one pointer (above)
+}
+
+func (s *stream) setLH(h func(LentBuffer, error)) {
+	s.rh = *(*unsafe.Pointer)(unsafe.Pointer(&h)) // as in setRH
+}
+
+// takeRH returns the handler setRH stored and clears it.
+func (s *stream) takeRH() (h func(int, error)) {
+	*(*unsafe.Pointer)(unsafe.Pointer(&h)) = s.rh // stored by setRH from this type
+	s.rh = nil
+	return h
+}
+
+// takeLH returns the handler setLH stored and clears it.
+func (s *stream) takeLH() (h func(LentBuffer, error)) {
+	*(*unsafe.Pointer)(unsafe.Pointer(&h)) = s.rh // stored by setLH from this type
+	s.rh = nil
+	return h
+}
+
+// streamState holds a stream's flags in one word: three atomic.Bools would take 12
+// bytes of every connection.
+type streamState struct{ v atomic.Uint32 }
+
+const (
+	stReading uint32 = 1 << iota // a read is in flight
+	stWriting                    // a write or connect is in flight
+	stOpened                     // the FD was registered at least once
+)
+
+func (f *streamState) has(bit uint32) bool { return f.v.Load()&bit != 0 }
+func (f *streamState) set(bit uint32)      { f.v.Or(bit) }
+func (f *streamState) clear(bit uint32)    { f.v.And(^bit) }
+
+// take sets bit if it was clear, as CompareAndSwap(false, true) on a Bool.
+func (f *streamState) take(bit uint32) bool {
+	for {
+		old := f.v.Load()
+		if old&bit != 0 {
+			return false
+		}
+		if f.v.CompareAndSwap(old, old|bit) {
+			return true
+		}
+	}
+}
+
 // bind prepares the read op for c; done once per stream.
 func (s *stream) bind(c *Context, netw string) {
 	if s.c == c && s.rop.Done != nil {
@@ -184,7 +269,9 @@ func (s *stream) open(c *Context, sysfd int, netw string) error {
 		return ErrContextClosed
 	}
 	s.bind(c, netw)
-	s.raddr.Store(nil)
+	if m := s.more.Load(); m != nil && m.raddr != nil {
+		s.updateMore(func(m *streamMore) { m.raddr = nil })
+	}
 	if err := c.be.Register(&s.fd, sysfd); err != nil {
 		unix.Close(sysfd)
 		return err
@@ -193,7 +280,7 @@ func (s *stream) open(c *Context, sysfd int, netw string) error {
 		c.be.Close(&s.fd)
 		return err
 	}
-	s.opened.Store(true)
+	s.st.set(stOpened)
 	c.openStreams.Add(1)
 	return nil
 }
@@ -201,7 +288,7 @@ func (s *stream) open(c *Context, sysfd int, netw string) error {
 // reusable reports whether the stream may be opened again: never opened, or closed
 // with nothing left in flight.
 func (s *stream) reusable() bool {
-	return !s.opened.Load() || (s.fd.Destroyed() && !s.reading.Load() && !s.writing.Load())
+	return !s.st.has(stOpened) || (s.fd.Destroyed() && !s.st.has(stReading) && !s.st.has(stWriting))
 }
 
 func (s *stream) shutdown() { s.Close() }
@@ -233,12 +320,13 @@ func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
 	if c == nil {
 		panic("iocontext: read on a stream that was never opened")
 	}
-	if !s.reading.CompareAndSwap(false, true) {
+	if !s.st.take(stReading) {
 		c.failLater(h, ErrBusy)
 		return
 	}
 	c.addWork()
-	s.rh, s.rdone, s.rfull = h, 0, full
+	s.setRH(h)
+	s.rdone, s.rfull = 0, full
 	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf = b
@@ -282,12 +370,12 @@ func (s *stream) AsyncReadLent(h func(b LentBuffer, err error)) {
 	if c == nil {
 		panic("iocontext: read on a stream that was never opened")
 	}
-	if !s.reading.CompareAndSwap(false, true) {
+	if !s.st.take(stReading) {
 		c.later(func() { h(LentBuffer{}, ErrBusy) })
 		return
 	}
 	c.addWork()
-	s.lh = h
+	s.setLH(h)
 	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf, op.Lend = nil, true
@@ -305,14 +393,13 @@ func (s *stream) lentDone(op *proactor.Op) {
 	}
 	op.Buf, op.Lend = nil, false
 	err = s.mapErr("read", err)
-	if b := s.bound; b != nil {
+	if b := s.bound(); b != nil {
 		b.lb, b.rerr = lb, err
 		b.ex.Dispatch(b.lentFn)
 		return
 	}
-	h := s.lh
-	s.lh = nil
-	s.reading.Store(false)
+	h := s.takeLH()
+	s.st.clear(stReading)
 	h(lb, err)
 }
 
@@ -321,9 +408,9 @@ func (s *stream) lentDone(op *proactor.Op) {
 // open.
 func (s *stream) start(op *proactor.Op, empty bool) {
 	c := s.c
-	if empty || !s.opened.Load() {
+	if empty || !s.st.has(stOpened) {
 		op.N, op.Err = 0, nil
-		if s.fd.Closing() || !s.opened.Load() {
+		if s.fd.Closing() || !s.st.has(stOpened) {
 			op.Err = net.ErrClosed
 		}
 		c.countSubmit(op.Kind)
@@ -353,14 +440,14 @@ func (s *stream) readDone(op *proactor.Op) {
 		s.c.submit(op)
 		return
 	}
-	if b := s.bound; b != nil {
+	if b := s.bound(); b != nil {
 		b.rn, b.rerr = s.rdone, s.mapErr("read", err)
 		b.ex.Dispatch(b.readFn)
 		return
 	}
-	h, total := s.rh, s.rdone
-	s.rh, op.Buf = nil, nil
-	s.reading.Store(false)
+	h, total := s.takeRH(), s.rdone
+	op.Buf = nil
+	s.st.clear(stReading)
 	h(total, s.mapErr("read", err))
 }
 
@@ -381,37 +468,39 @@ type boundHandlers struct {
 // nil restores direct delivery.
 func (s *stream) SetExecutor(ex Executor) {
 	if ex == nil || ex == Executor(s.c) {
-		s.bound = nil
+		if s.bound() != nil {
+			s.updateMore(func(m *streamMore) { m.bound = nil })
+		}
 		return
 	}
 	b := &boundHandlers{ex: ex}
 	b.readFn = func() {
-		h := s.rh
-		s.rh, s.rop.Buf = nil, nil
-		s.reading.Store(false)
+		h := s.takeRH()
+		s.rop.Buf = nil
+		s.st.clear(stReading)
 		h(b.rn, b.rerr)
 	}
 	b.lentFn = func() {
-		h, lb := s.lh, b.lb
-		s.lh, b.lb = nil, LentBuffer{}
-		s.reading.Store(false)
+		h, lb := s.takeLH(), b.lb
+		b.lb = LentBuffer{}
+		s.st.clear(stReading)
 		h(lb, b.rerr)
 	}
 	b.writeFn = func() {
 		w := s.w.Load()
 		h := w.h
 		s.endWriter(w)
-		s.writing.Store(false)
+		s.st.clear(stWriting)
 		h(b.wn, b.werr)
 	}
 	b.conFn = func() {
 		w := s.w.Load()
 		h := w.h
 		s.endWriter(w)
-		s.writing.Store(false)
+		s.st.clear(stWriting)
 		h(0, b.cerr)
 	}
-	s.bound = b
+	s.updateMore(func(m *streamMore) { m.bound = b })
 }
 
 // ErrWouldBlock is returned by TryReadSome and TryWriteSome when the operation cannot
@@ -424,13 +513,13 @@ var ErrWouldBlock = errors.New("coio: operation would block")
 // sequential code (package coroutine): no handler, no queue. It fails with ErrBusy
 // while another read is in flight.
 func (s *stream) TryReadSome(b []byte) (int, error) {
-	if !s.opened.Load() {
+	if !s.st.has(stOpened) {
 		return 0, ErrNotOpen
 	}
 	if len(b) == 0 {
 		return 0, nil
 	}
-	if !s.reading.CompareAndSwap(false, true) {
+	if !s.st.take(stReading) {
 		return 0, ErrBusy
 	}
 	op := &s.rop
@@ -438,7 +527,7 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 	ok := s.c.be.TryNow(op)
 	n, err := op.N, op.Err
 	op.Buf, op.N, op.Err = nil, 0, nil
-	s.reading.Store(false)
+	s.st.clear(stReading)
 	if !ok {
 		return 0, ErrWouldBlock
 	}
@@ -452,13 +541,13 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 // takes without waiting: (n, nil) with n possibly short, or (0, ErrWouldBlock) when it
 // takes nothing. It fails with ErrBusy while another write is in flight.
 func (s *stream) TryWriteSome(b []byte) (int, error) {
-	if !s.opened.Load() {
+	if !s.st.has(stOpened) {
 		return 0, ErrNotOpen
 	}
 	if len(b) == 0 {
 		return 0, nil
 	}
-	if !s.writing.CompareAndSwap(false, true) {
+	if !s.st.take(stWriting) {
 		return 0, ErrBusy
 	}
 	// A writer for the call only: TryNow is done with it when it returns.
@@ -468,7 +557,7 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 	ok := s.c.be.TryNow(op)
 	n, err := op.N, op.Err
 	w.put()
-	s.writing.Store(false)
+	s.st.clear(stWriting)
 	if !ok {
 		return 0, ErrWouldBlock
 	}
@@ -502,7 +591,7 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h func(int, er
 	if c == nil {
 		panic("iocontext: write on a stream that was never opened")
 	}
-	if !s.writing.CompareAndSwap(false, true) {
+	if !s.st.take(stWriting) {
 		if lent.c != nil {
 			c.later(func() {
 				lent.Release()
@@ -533,7 +622,7 @@ func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 	if c == nil {
 		panic("iocontext: write on a stream that was never opened")
 	}
-	if !s.writing.CompareAndSwap(false, true) {
+	if !s.st.take(stWriting) {
 		c.failLater(h, ErrBusy)
 		return
 	}
@@ -601,33 +690,33 @@ func (s *stream) writeDone(w *writer) {
 		s.c.submit(op)
 		return
 	}
-	if b := s.bound; b != nil {
+	if b := s.bound(); b != nil {
 		b.wn, b.werr = w.done, s.mapErr("write", err)
 		b.ex.Dispatch(b.writeFn)
 		return
 	}
 	h, total := w.h, w.done
 	s.endWriter(w)
-	s.writing.Store(false)
+	s.st.clear(stWriting)
 	h(total, s.mapErr("write", err))
 }
 
 func (s *stream) connectDone(w *writer) {
 	err := w.op.Err
-	if b := s.bound; b != nil {
+	if b := s.bound(); b != nil {
 		b.cerr = s.mapErr("dial", err)
 		b.ex.Dispatch(b.conFn)
 		return
 	}
 	h := w.h
 	s.endWriter(w)
-	s.writing.Store(false)
+	s.st.clear(stWriting)
 	h(0, s.mapErr("dial", err))
 }
 
 // startConnect connects the open stream to sa; h gets the result.
 func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
-	s.writing.Store(true)
+	s.st.set(stWriting)
 	s.c.addWork()
 	w := s.c.getWriter(s, proactor.OpConnect)
 	// The connect's handler waits in the write handler's place: one closure per
@@ -642,7 +731,7 @@ func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
 // unless they completed already, posted, never inside Cancel. An AsyncRead or
 // AsyncWrite cancelled between two of its parts reports the bytes transferred so far.
 func (s *stream) Cancel() {
-	if s.opened.Load() {
+	if s.st.has(stOpened) {
 		s.cancels.Add(1)
 		s.c.be.Cancel(&s.fd)
 	}
@@ -666,7 +755,7 @@ func (s *stream) interrupted(gen uint32) error {
 // ErrAborted and net.ErrClosed) and closes the descriptor as soon as no syscall and no
 // op is using it. A second Close returns net.ErrClosed.
 func (s *stream) Close() error {
-	if !s.opened.Load() {
+	if !s.st.has(stOpened) {
 		return ErrNotOpen
 	}
 	s.c.unregisterStream(s)
@@ -691,7 +780,7 @@ func (s *stream) shutdownDir(how int, op string) error {
 // control runs fn on the descriptor while holding a reference, so it cannot be closed
 // and its number reused meanwhile.
 func (s *stream) control(op string, fn func(fd int) error) error {
-	if !s.opened.Load() {
+	if !s.st.has(stOpened) {
 		return ErrNotOpen
 	}
 	if !s.fd.Acquire() {
@@ -720,8 +809,8 @@ func (s *stream) LocalAddr() net.Addr {
 
 // RemoteAddr returns the peer's address, or nil when the stream is not connected.
 func (s *stream) RemoteAddr() net.Addr {
-	if p := s.raddr.Load(); p != nil {
-		return *p
+	if m := s.more.Load(); m != nil && m.raddr != nil {
+		return m.raddr
 	}
 	var a net.Addr
 	s.control("getpeername", func(fd int) error {
@@ -732,7 +821,7 @@ func (s *stream) RemoteAddr() net.Addr {
 		return nil
 	})
 	if a != nil {
-		s.raddr.Store(&a)
+		s.updateMore(func(m *streamMore) { m.raddr = a })
 	}
 	return a
 }

@@ -97,8 +97,7 @@ type Op struct {
 	// BufID names it for Backend.ReleaseBuffer; otherwise Buf is nil.
 	Lend bool
 
-	state   uint8 // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
-	started bool  // connect: the connect syscall was issued, poll SO_ERROR next
+	state uint8 // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
 
 	BufID int32
 
@@ -114,6 +113,10 @@ type Op struct {
 type OpExt struct {
 	Vec  [][]byte      // a gathered write (OpWrite): the buffers to write in order, instead of Buf
 	Addr unix.Sockaddr // connect target; recvfrom's sender; sendto's target (nil: the connected peer)
+
+	// started says a connect's syscall was issued (poll SO_ERROR next); a reactive
+	// backend's state, here rather than in every Op.
+	started bool
 }
 
 // vec is op's gathered-write vector, nil for a plain write.

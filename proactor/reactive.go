@@ -72,7 +72,9 @@ func (r *reactive) destroy(f *FD) {
 }
 
 func (r *reactive) Submit(op *Op) {
-	op.started = false
+	if op.Kind == OpConnect && op.Ext != nil {
+		op.Ext.started = false
+	}
 	if !op.FD.Acquire() {
 		op.N, op.Err = 0, errClosed
 		r.sink.Complete(op)
@@ -245,8 +247,8 @@ func (r *reactive) syscall(op *Op) (int, error) {
 				continue // the peer gave up while queued: try the next connection
 			}
 		case OpConnect:
-			if !op.started {
-				op.started = true
+			if !op.Ext.started {
+				op.Ext.started = true
 				err = unix.Connect(fd, op.Ext.Addr)
 				if err == unix.EINPROGRESS || err == unix.EALREADY || err == unix.EINTR {
 					return 0, unix.EAGAIN

@@ -45,7 +45,10 @@ type lentChunk struct {
 	bid uint16
 }
 
-// uringRecv is a descriptor's multishot lent read, guarded by the backend's mu.
+// uringRecv is a descriptor's multishot lent read, guarded by the backend's mu. Every
+// connection that reads has one, so it is kept to 32 bytes: the queue of data
+// received ahead of the reads, which a connection waiting in its read never needs, is
+// made on first use.
 type uringRecv struct {
 	idx     int32 // the request's slot while armed
 	gen     uint32
@@ -53,10 +56,35 @@ type uringRecv struct {
 	capped  bool // a cancel at the queue's bound is on its way
 	aborted bool // Cancel or Close came while waiter waited: it is aborted at the request's end
 	end     bool // after the queue, the end of stream (errno 0) or errno is next
-	errno   unix.Errno
-	waiter  *Op         // the read waiting for data
-	q       []lentChunk // data received ahead of the reads, from q[qh]
-	qh      int
+	errno   uint32
+	waiter  *Op        // the read waiting for data
+	q       *recvQueue // data received ahead of the reads; nil until there is some
+}
+
+// recvQueue is the data a multishot recv received ahead of the reads, in order.
+type recvQueue struct {
+	items []lentChunk // from items[head]
+	head  int
+	bytes int
+}
+
+// len is how many pieces wait; 0 for a nil queue.
+func (q *recvQueue) len() int {
+	if q == nil {
+		return 0
+	}
+	return len(q.items) - q.head
+}
+
+// pop takes the oldest piece; the queue is not empty.
+func (q *recvQueue) pop() lentChunk {
+	c := q.items[q.head]
+	q.items[q.head].b = nil
+	if q.head++; q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	q.bytes -= len(c.b)
+	return c
 }
 
 // submitLent starts a lent read with the multishot recv: it takes data already
@@ -69,11 +97,8 @@ func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 		rs = &uringRecv{}
 		f.urs = rs
 	}
-	if rs.qh < len(rs.q) {
-		c := rs.q[rs.qh]
-		if rs.qh++; rs.qh == len(rs.q) {
-			rs.q, rs.qh = rs.q[:0], 0
-		}
+	if rs.q.len() > 0 {
+		c := rs.q.pop()
 		u.queued -= len(c.b)
 		op.Buf, op.BufID = c.b, int32(c.bid)
 		return completion{n: len(c.b)}, true
@@ -82,7 +107,7 @@ func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 		rs.end = false
 		op.Buf = nil
 		if rs.errno != 0 {
-			d.err, rs.errno = rs.errno, 0
+			d.err, rs.errno = unix.Errno(rs.errno), 0
 		}
 		return d, true
 	}
@@ -151,7 +176,11 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 		default:
 			// The kernel may post a few more before the cancel at the bound
 			// lands: the queue grows for them.
-			rs.q = append(rs.q, lentChunk{b: u.lend.take(bid, c.Res, c.Flags), bid: bid})
+			if rs.q == nil {
+				rs.q = new(recvQueue)
+			}
+			rs.q.items = append(rs.q.items, lentChunk{b: u.lend.take(bid, c.Res, c.Flags), bid: bid})
+			rs.q.bytes += int(c.Res)
 			u.queued += int(c.Res)
 			if more && !rs.capped && u.queueFull(rs) {
 				u.sqe().PrepCancel(makeUD(tagRecv, rs.gen, uint32(rs.idx)), 0, makeUD(tagCancel, 0, 0))
@@ -205,7 +234,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			}
 			done = u.wake(rs, done, completion{op: w, err: err})
 		} else if !f.Closing() {
-			rs.end, rs.errno = true, errno
+			rs.end, rs.errno = true, uint32(errno)
 		}
 	}
 	if more {
@@ -236,14 +265,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 // bound; mu is held.
 func (u *uringBackend) queueFull(rs *uringRecv) bool {
 	size := u.lend.bufs.Size()
-	if len(rs.q)-rs.qh >= recvQueuePieces || u.queued >= len(u.lend.pieces)*size/4 {
-		return true
-	}
-	n := 0
-	for _, c := range rs.q[rs.qh:] {
-		n += len(c.b)
-	}
-	return n >= recvQueueMax*size
+	return rs.q.len() >= recvQueuePieces || rs.q.bytes >= recvQueueMax*size || u.queued >= len(u.lend.pieces)*size/4
 }
 
 // wake hands d to rs's waiting read; mu is held.
@@ -268,15 +290,11 @@ func (u *uringBackend) recvOnce(op *Op) {
 // closed and nobody will read them. mu is held.
 func (u *uringBackend) dropQueue(rs *uringRecv) {
 	rs.end, rs.errno = false, 0
-	if rs.qh == len(rs.q) {
-		return
+	for rs.q.len() > 0 {
+		c := rs.q.pop()
+		u.lend.drop(c.bid)
+		u.queued -= len(c.b)
 	}
-	for i := rs.qh; i < len(rs.q); i++ {
-		u.lend.drop(rs.q[i].bid)
-		u.queued -= len(rs.q[i].b)
-		rs.q[i].b = nil
-	}
-	rs.q, rs.qh = rs.q[:0], 0
 }
 
 // settleRecv is Cancel's and Close's part for f's multishot recv; mu is held. An armed

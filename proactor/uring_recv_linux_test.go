@@ -71,11 +71,10 @@ func queuedOn(u *uringBackend, f *FD) int {
 	if f.urs == nil {
 		return 0
 	}
-	n := 0
-	for _, c := range f.urs.q[f.urs.qh:] {
-		n += len(c.b)
+	if f.urs.q == nil {
+		return 0
 	}
-	return n
+	return f.urs.q.bytes
 }
 
 // lentRead reads once with a lent buffer and returns a copy of the bytes (released).
