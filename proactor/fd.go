@@ -28,6 +28,15 @@ type FD struct {
 	hup   atomic.Bool
 	state atomic.Uint64 // closing and destroyed bits and the reference count
 
+	// The reactive backends' state of the descriptor. The io_uring backend keeps its
+	// multishot lent read in the same words instead (uringRecv, which overlays it),
+	// so that neither pays for the other's in every connection.
+	reactiveFD
+}
+
+// reactiveFD is what the reactive backends keep per descriptor. Its layout is shared
+// with io_uring's uringRecv: the same size, pointers at the same offsets.
+type reactiveFD struct {
 	mu       sync.Mutex    // guards the lists and op states below
 	rq, wq   opList        // ops in flight waiting for (or retrying after) read / write readiness
 	rev, wev atomic.Uint32 // readiness edges seen; a change during a syscall means retry
@@ -36,10 +45,6 @@ type FD struct {
 	// than asked: the socket was then empty (full). Until a new edge arrives, the next
 	// read (write) would fail with EAGAIN, so it parks without trying. 0: unknown.
 	rdry, wdry atomic.Uint32
-
-	// urs is the io_uring backend's multishot lent read on this descriptor (guarded
-	// by that backend's lock); nil on the other backends and until the first one.
-	urs *uringRecv
 }
 
 // Acquire takes a reference for a direct use of Sysfd. It fails once Close was called.

@@ -49,6 +49,9 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	f.destroy = r.destroyFD
 	f.seq.Store(r.seq.Add(1))
 	f.state.Store(0)
+	// The lists are empty after a close here; after one on an io_uring Context these
+	// words held its multishot read state (uringRecv overlays reactiveFD).
+	f.rq, f.wq = opList{}, opList{}
 	f.rev.Store(0)
 	f.wev.Store(0)
 	f.rdry.Store(0)

@@ -351,6 +351,7 @@ func (u *uringBackend) Register(f *FD, sysfd int) error {
 	f.Sysfd = sysfd
 	f.destroy = u.destroyFD
 	f.state.Store(0)
+	*recvOf(f) = uringRecv{}
 	return nil
 }
 
@@ -775,8 +776,8 @@ func (u *uringBackend) restartStarved() {
 	u.starved[len(u.starved)-1] = nil
 	u.starved = u.starved[:len(u.starved)-1]
 	op.BufID = restarted
-	if rs := op.FD.urs; rs != nil && uringMultishotRecv.Load() {
-		u.waitLent(rs, op)
+	if uringMultishotRecv.Load() {
+		u.waitLent(recvOf(op.FD), op)
 		return
 	}
 	u.recvOnce(op)

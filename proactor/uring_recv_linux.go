@@ -3,6 +3,7 @@ package proactor
 import (
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/coionet/coio/internal/uring"
 	"golang.org/x/sys/unix"
@@ -46,19 +47,31 @@ type lentChunk struct {
 }
 
 // uringRecv is a descriptor's multishot lent read, guarded by the backend's mu. Every
-// connection that reads has one, so it is kept to 32 bytes: the queue of data
-// received ahead of the reads, which a connection waiting in its read never needs, is
-// made on first use.
+// connection that reads has one, so it lives in the FD's words that only the reactive
+// backends use otherwise (recvOf), and the queue of data received ahead of the reads,
+// which a connection waiting in its read never needs, is made on first use. Its layout
+// follows reactiveFD's word for word: the mutex's word unused, the two list heads'
+// words holding this backend's two pointers, then four 32-bit words.
 type uringRecv struct {
-	idx     int32 // the request's slot while armed
-	gen     uint32
-	armed   bool // the request is in the kernel
-	capped  bool // a cancel at the queue's bound is on its way
-	aborted bool // Cancel or Close came while waiter waited: it is aborted at the request's end
-	end     bool // after the queue, the end of stream (errno 0) or errno is next
-	errno   uint32
-	waiter  *Op        // the read waiting for data
-	q       *recvQueue // data received ahead of the reads; nil until there is some
+	_       [8]byte    // reactiveFD.mu
+	waiter  *Op        // the read waiting for data (over rq)
+	q       *recvQueue // data received ahead of the reads; nil until there is some (over wq)
+	idx     int32      // the request's slot while armed (over rev)
+	gen     uint32     // (over wev)
+	armed   bool       // the request is in the kernel (over rdry)
+	capped  bool       // a cancel at the queue's bound is on its way
+	aborted bool       // Cancel or Close came while waiter waited: it is aborted at the request's end
+	end     bool       // after the queue, the end of stream (errno 0) or errno is next
+	errno   uint32     // (over wdry)
+}
+
+// recvOf returns f's multishot read state.
+func recvOf(f *FD) *uringRecv {
+	// uringRecv has reactiveFD's size and its pointers at the same offsets
+	// (TestUringRecvOverlaysFD), so the garbage collector finds pointers exactly where
+	// this view stores them; an FD registered with io_uring is never used by a
+	// reactive backend, and Register zeroes the words.
+	return (*uringRecv)(unsafe.Pointer(&f.reactiveFD))
 }
 
 // recvQueue is the data a multishot recv received ahead of the reads, in order.
@@ -92,11 +105,7 @@ func (q *recvQueue) pop() lentChunk {
 // held; op holds a reference on its FD.
 func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 	f := op.FD
-	rs := f.urs
-	if rs == nil {
-		rs = &uringRecv{}
-		f.urs = rs
-	}
+	rs := recvOf(f)
 	if rs.q.len() > 0 {
 		c := rs.q.pop()
 		u.queued -= len(c.b)
@@ -159,7 +168,7 @@ func (u *uringBackend) armRecv(rs *uringRecv, f *FD) {
 // received handles a completion of a multishot recv; mu is held.
 func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []completion) []completion {
 	f := s.fd
-	rs := f.urs
+	rs := recvOf(f)
 	more := c.Flags&uring.CQEFMore != 0
 	if c.Flags&uring.CQEFBuffer != 0 {
 		bid := uint16(c.Flags >> uring.CQEBufferShift)
@@ -302,10 +311,7 @@ func (u *uringBackend) dropQueue(rs *uringRecv) {
 // the data received before the cancel; a read waiting with nothing in the kernel (the
 // arm lost a race with Close) is aborted now.
 func (u *uringBackend) settleRecv(f *FD, done []completion) []completion {
-	rs := f.urs
-	if rs == nil {
-		return done
-	}
+	rs := recvOf(f)
 	if rs.armed {
 		// Only the read waiting now: one started after Cancel returned, while the
 		// request's ECANCELED is still to be reaped, must get its data.
@@ -324,8 +330,8 @@ func (u *uringBackend) settleRecv(f *FD, done []completion) []completion {
 // cancelLent aborts op if it is the read waiting on its descriptor's multishot recv,
 // which stays armed; mu is held.
 func (u *uringBackend) cancelLent(op *Op) bool {
-	rs := op.FD.urs
-	if rs == nil || rs.waiter != op {
+	rs := recvOf(op.FD)
+	if rs.waiter != op {
 		return false
 	}
 	rs.waiter, rs.aborted = nil, false

@@ -3,7 +3,9 @@ package proactor
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -68,13 +70,10 @@ func reap(t *testing.T, u *uringBackend, d time.Duration) {
 func queuedOn(u *uringBackend, f *FD) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if f.urs == nil {
-		return 0
+	if rs := recvOf(f); rs.q != nil {
+		return rs.q.bytes
 	}
-	if f.urs.q == nil {
-		return 0
-	}
-	return f.urs.q.bytes
+	return 0
 }
 
 // lentRead reads once with a lent buffer and returns a copy of the bytes (released).
@@ -342,4 +341,29 @@ func TestUringLentReadAfterCancel(t *testing.T) {
 	}
 	u.ReleaseBuffer(op.BufID)
 	closeAndReap(t, u, sink, f)
+}
+
+// TestUringRecvOverlaysFD: uringRecv is kept in the FD's reactiveFD words (recvOf), so
+// it must have their size and keep its pointers exactly where reactiveFD has its own,
+// for the garbage collector to see them.
+func TestUringRecvOverlaysFD(t *testing.T) {
+	rt, ut := reflect.TypeFor[reactiveFD](), reflect.TypeFor[uringRecv]()
+	if rt.Size() != ut.Size() {
+		t.Fatalf("uringRecv is %d bytes, reactiveFD %d", ut.Size(), rt.Size())
+	}
+	ptrWords := func(ty reflect.Type) map[uintptr]bool {
+		m := map[uintptr]bool{}
+		for i := range ty.NumField() {
+			f := ty.Field(i)
+			if k := f.Type.Kind(); k == reflect.Pointer || k == reflect.UnsafePointer {
+				m[f.Offset] = true
+			} else if f.Type == reflect.TypeFor[opList]() {
+				m[f.Offset] = true // its head
+			}
+		}
+		return m
+	}
+	if got, want := ptrWords(ut), ptrWords(rt); !maps.Equal(got, want) {
+		t.Fatalf("uringRecv has pointers at offsets %v, reactiveFD at %v", got, want)
+	}
 }
