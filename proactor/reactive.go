@@ -47,7 +47,11 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	}
 	f.Sysfd = sysfd
 	f.destroy = r.destroyFD
-	f.seq.Store(r.seq.Add(1))
+	s := r.seq.Add(1)
+	if s == 0 { // 0 marks an FD registered elsewhere (uringBackend.Register)
+		s = r.seq.Add(1)
+	}
+	f.seq.Store(s)
 	f.state.Store(0)
 	// The lists are empty after a close here; after one on an io_uring Context these
 	// words held its multishot read state (uringRecv overlays reactiveFD).
@@ -363,10 +367,16 @@ func (r *reactive) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 		if f == nil {
 			continue // stale: the descriptor was closed, perhaps its number reused
 		}
+		f.mu.Lock()
+		if f.seq.Load() != uint32(ev.Token>>32) {
+			// Closed and registered again since the lookup (perhaps on an io_uring
+			// Context, whose state shares these words): not this event's.
+			f.mu.Unlock()
+			continue
+		}
 		if ev.Events&reactor.Hangup != 0 {
 			f.hup.Store(true)
 		}
-		f.mu.Lock()
 		if ev.Events&reactor.Readable != 0 {
 			f.rev.Add(1)
 			ready = takeParked(&f.rq, ready)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,6 +128,7 @@ type uringBackend struct {
 	lendSize, lendCount int
 	lend                *lendBook
 	starved             []*Op
+	front               int // restarted reads put back at the head of starved this round (starve)
 	queued              int // bytes multishot recvs received ahead of the reads
 
 	// Listeners accept with one multishot request each (guarded by mu).
@@ -351,7 +351,11 @@ func (u *uringBackend) Register(f *FD, sysfd int) error {
 	f.Sysfd = sysfd
 	f.destroy = u.destroyFD
 	f.state.Store(0)
-	*recvOf(f) = uringRecv{}
+	// A reactive Context's Wait may still hold this FD from before it was closed
+	// there; no sequence number of a reactive backend is 0, so its stale events no
+	// longer match, and it leaves alone the words recvOf reuses.
+	f.seq.Store(0)
+	recvOf(f).reset()
 	return nil
 }
 
@@ -1190,11 +1194,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				// handler gives one back (ReleaseBuffer restarts the read).
 				op.ud = 0
 				u.release(idx, s)
-				if op.BufID == restarted {
-					u.starved = slices.Insert(u.starved, 0, op)
-				} else {
-					u.starved = append(u.starved, op)
-				}
+				u.starve(op)
 				continue
 			}
 			n, err, again := u.result(op, s, c.Res)

@@ -65,6 +65,15 @@ type uringRecv struct {
 	errno   uint32     // (over wdry)
 }
 
+// reset clears the state for a newly registered descriptor. It leaves the word of
+// reactiveFD's mutex alone: a reactive Wait that looked the FD up before it was closed
+// there may still lock and unlock it (it then finds the sequence number changed).
+func (rs *uringRecv) reset() {
+	rs.waiter, rs.q = nil, nil
+	rs.idx, rs.gen, rs.errno = 0, 0, 0
+	rs.armed, rs.capped, rs.aborted, rs.end = false, false, false, false
+}
+
 // recvOf returns f's multishot read state.
 func recvOf(f *FD) *uringRecv {
 	// uringRecv has reactiveFD's size and its pointers at the same offsets
@@ -213,11 +222,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			rs.waiter = nil
 			u.waiting--
 			w.Buf = nil
-			if w.BufID == restarted {
-				u.starved = slices.Insert(u.starved, 0, w)
-			} else {
-				u.starved = append(u.starved, w)
-			}
+			u.starve(w)
 		}
 	case errno == unix.EINVAL && !more:
 		// A kernel without multishot recv (before 6.0) refuses it: use a request
@@ -340,20 +345,44 @@ func (u *uringBackend) cancelLent(op *Op) bool {
 	return true
 }
 
-// restartFreed restarts a starved read for each buffer given back to the ring other
-// than by ReleaseBuffer (a closed descriptor's queue, a buffer the kernel picked for an
-// end of stream or an error): without it the reads waiting for a buffer would wait for a
-// release that may never come. mu is held; it reports whether it restarted any (their
-// entries are queued, not yet submitted).
+// restartFreed restarts starved reads for the buffers handed back to the ring since
+// the last call (by ReleaseBuffer, a closed descriptor's queue, an end of stream or an
+// error): without it the reads waiting for a buffer would wait for a release that may
+// never come. On a plain ring a read takes a whole buffer, so one read is restarted per
+// buffer; on an incremental ring one buffer may serve many reads, so every starved
+// read is restarted, and those that still find no room come back to the head of the
+// queue in their order (starve). Restarting one per buffer there left reads waiting
+// for good once the first ones had taken small pieces of the buffer and released them
+// (it was not recycled again: found by review). mu is held; it reports whether it
+// restarted any (their entries are queued, not yet submitted).
 func (u *uringBackend) restartFreed() bool {
-	restarted := false
-	if u.lend == nil {
+	if u.lend == nil || u.lend.freed == 0 || len(u.starved) == 0 {
+		if u.lend != nil {
+			u.lend.freed = 0
+		}
 		return false
 	}
-	for ; u.lend.freed > 0 && len(u.starved) > 0; u.lend.freed-- {
+	n := u.lend.freed
+	if u.lend.inc {
+		n = len(u.starved)
+	}
+	u.front = 0
+	for ; n > 0 && len(u.starved) > 0; n-- {
 		u.restartStarved()
-		restarted = true
 	}
 	u.lend.freed = 0
-	return restarted
+	return true
+}
+
+// starve queues a lent read that found no buffer. One restarted for a freed buffer
+// goes back to the head of the queue, behind the others of its round, so that reads
+// waiting for a buffer keep their turn.
+func (u *uringBackend) starve(op *Op) {
+	if op.BufID != restarted {
+		u.starved = append(u.starved, op)
+		return
+	}
+	u.front = min(u.front, len(u.starved))
+	u.starved = slices.Insert(u.starved, u.front, op)
+	u.front++
 }

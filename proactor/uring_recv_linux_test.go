@@ -367,3 +367,64 @@ func TestUringRecvOverlaysFD(t *testing.T) {
 		t.Fatalf("uringRecv has pointers at offsets %v, reactiveFD at %v", got, want)
 	}
 }
+
+// TestUringStarvedReadsAllRestarted: more reads wait for a buffer than buffers come
+// back. On an incremental ring one returned buffer serves them all, each taking a
+// small piece; restarting one read per returned buffer (a plain ring's rule) left the
+// third waiting for good, with the ring almost empty of data (found by review).
+func TestUringStarvedReadsAllRestarted(t *testing.T) {
+	u, sink := openUringLend(t, 64, 2)
+	fa, pa := registeredPair(t, u)
+	var held []int32
+	for range 2 { // every buffer held, full
+		unix.Write(pa, bytes.Repeat([]byte{1}, 64))
+		op := &Op{Kind: OpRead, FD: fa, Lend: true}
+		u.Submit(op)
+		u.Flush()
+		finishOne(t, u, sink, op)
+		if op.Err != nil || op.N != 64 {
+			t.Fatalf("read filling a buffer: (%d, %v)", op.N, op.Err)
+		}
+		held = append(held, op.BufID)
+	}
+	for range 3 {
+		f, p := registeredPair(t, u)
+		op := &Op{Kind: OpRead, FD: f, Lend: true}
+		u.Submit(op)
+		u.Flush()
+		unix.Write(p, []byte("hi"))
+		reap(t, u, 20*time.Millisecond)
+	}
+	u.mu.Lock()
+	starved := len(u.starved)
+	u.mu.Unlock()
+	if starved != 3 {
+		t.Fatalf("%d reads wait for a buffer; want 3", starved)
+	}
+	for _, id := range held {
+		u.ReleaseBuffer(id)
+	}
+	done := map[*Op]bool{}
+	for deadline := time.Now().Add(3 * time.Second); len(done) < 3 && time.Now().Before(deadline); {
+		var ready []*Op
+		select {
+		case op := <-sink:
+			ready = append(ready, op)
+		default:
+		}
+		r, err := u.Wait(5*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range append(ready, r...) {
+			if op.Err != nil || string(op.Buf[:op.N]) != "hi" {
+				t.Fatalf("starved read completed with (%q, %v); want \"hi\"", op.Buf[:op.N], op.Err)
+			}
+			u.ReleaseBuffer(op.BufID)
+			done[op] = true
+		}
+	}
+	if len(done) < 3 {
+		t.Fatalf("%d of 3 reads waiting for a buffer completed after both buffers came back", len(done))
+	}
+}
