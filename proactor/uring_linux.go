@@ -1185,6 +1185,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				bid := uint16(c.Flags >> uring.CQEBufferShift)
 				if c.Res > 0 {
 					op.Buf, op.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
+					u.roomSeen()
 				} else {
 					u.lend.untaken(bid) // an error or the end of stream: nothing to lend
 				}
