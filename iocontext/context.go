@@ -99,8 +99,8 @@ type Context struct {
 	writers sync.Pool // *writer: the write side of streams with a write in flight
 
 	objMu   sync.Mutex // guards objs and streams
-	objs    objList    // open I/O objects other than streams, closed by Close
-	streams *stream    // open streams, closed by Close, linked through their prev and next
+	objs    *objNode   // open I/O objects other than streams, closed by Close
+	streams *stream    // open streams, closed by Close, linked through their own links
 
 	stats         bool        // statistics on (WithStats)
 	outside       counters    // statistics of goroutines that are not runners

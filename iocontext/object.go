@@ -3,17 +3,55 @@ package iocontext
 // objNode links an open I/O object into its Context's list, so that Close can close
 // every object still open. It is embedded in the object: registering allocates nothing.
 type objNode struct {
-	prev, next *objNode
-	owner      shutdowner // nil while the object is not listed
+	links[objNode]
+	owner shutdowner // nil while the object is not listed
 }
+
+func (n *objNode) link() *links[objNode] { return &n.links }
 
 type shutdowner interface {
 	// shutdown closes the object because its Context is closing.
 	shutdown()
 }
 
-type objList struct {
-	head *objNode
+// links are the two pointers of an intrusive doubly linked list of T, embedded in T.
+// Streams, most of a server's objects, are listed through links of their own (two
+// words each); the other objects through an objNode, which also holds their owner.
+type links[T any] struct {
+	prev, next *T
+}
+
+// linked is a *T that embeds its links.
+type linked[T any] interface {
+	*T
+	link() *links[T]
+}
+
+// pushFront lists x at the head of the list *head; guarded by the Context's objMu.
+func pushFront[T any, P linked[T]](head **T, x P) {
+	l := x.link()
+	l.prev, l.next = nil, *head
+	if *head != nil {
+		P(*head).link().prev = (*T)(x)
+	}
+	*head = (*T)(x)
+}
+
+// unlink takes x off the list *head; a no-op if it is not listed.
+func unlink[T any, P linked[T]](head **T, x P) {
+	l := x.link()
+	if l.prev == nil && *head != (*T)(x) {
+		return // not listed
+	}
+	if l.prev != nil {
+		P(l.prev).link().next = l.next
+	} else {
+		*head = l.next
+	}
+	if l.next != nil {
+		P(l.next).link().prev = l.prev
+	}
+	l.prev, l.next = nil, nil
 }
 
 func (c *Context) register(n *objNode, owner shutdowner) error {
@@ -23,63 +61,32 @@ func (c *Context) register(n *objNode, owner shutdowner) error {
 		return ErrContextClosed
 	}
 	n.owner = owner
-	n.prev, n.next = nil, c.objs.head
-	if c.objs.head != nil {
-		c.objs.head.prev = n
-	}
-	c.objs.head = n
+	pushFront(&c.objs, n)
 	return nil
 }
 
 func (c *Context) unregister(n *objNode) {
 	c.objMu.Lock()
 	defer c.objMu.Unlock()
-	if n.owner == nil {
-		return
-	}
-	if n.prev != nil {
-		n.prev.next = n.next
-	} else {
-		c.objs.head = n.next
-	}
-	if n.next != nil {
-		n.next.prev = n.prev
-	}
-	n.prev, n.next, n.owner = nil, nil, nil
+	unlink(&c.objs, n)
+	n.owner = nil
 }
 
-// registerStream lists s, like register. Streams, most of a server's objects, have a
-// list of their own, linked through themselves: two pointers in each, where an
-// objNode would take four words.
+// registerStream lists s, like register.
 func (c *Context) registerStream(s *stream) error {
 	c.objMu.Lock()
 	defer c.objMu.Unlock()
 	if c.closed.Load() {
 		return ErrContextClosed
 	}
-	s.prev, s.next = nil, c.streams
-	if c.streams != nil {
-		c.streams.prev = s
-	}
-	c.streams = s
+	pushFront(&c.streams, s)
 	return nil
 }
 
 func (c *Context) unregisterStream(s *stream) {
 	c.objMu.Lock()
 	defer c.objMu.Unlock()
-	if s.prev == nil && c.streams != s {
-		return // not listed
-	}
-	if s.prev != nil {
-		s.prev.next = s.next
-	} else {
-		c.streams = s.next
-	}
-	if s.next != nil {
-		s.next.prev = s.prev
-	}
-	s.prev, s.next = nil, nil
+	unlink(&c.streams, s)
 }
 
 // openObjects returns the objects still open.
@@ -87,7 +94,7 @@ func (c *Context) openObjects() []shutdowner {
 	c.objMu.Lock()
 	defer c.objMu.Unlock()
 	var out []shutdowner
-	for n := c.objs.head; n != nil; n = n.next {
+	for n := c.objs; n != nil; n = n.next {
 		out = append(out, n.owner)
 	}
 	for s := c.streams; s != nil; s = s.next {

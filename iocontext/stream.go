@@ -20,9 +20,9 @@ var ErrNotOpen = errors.New("coio: stream is not open")
 // Context's pool of writers (see writer), so that a connection with no write in flight
 // — an idle one — holds none.
 type stream struct {
-	c          *Context
-	fd         proactor.FD
-	prev, next *stream // c's list of open streams (guarded by c.objMu)
+	c             *Context
+	fd            proactor.FD
+	links[stream] // c's list of open streams (guarded by c.objMu)
 
 	rop    proactor.Op            // the one read in flight
 	rh     unsafe.Pointer         // the read's handler (see setRH)
@@ -832,3 +832,5 @@ func (s *stream) mapErr(op string, err error) error {
 	}
 	return opError(op, s.network(), s.LocalAddr, s.RemoteAddr, err)
 }
+
+func (s *stream) link() *links[stream] { return &s.links }

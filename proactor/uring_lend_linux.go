@@ -86,23 +86,21 @@ func (k *lendBook) untaken(bid uint16) {
 	}
 }
 
-// give releases one piece of buffer bid; it reports false when none was lent (a
-// second release).
-func (k *lendBook) give(bid uint16) bool {
+// give releases one piece of buffer bid, handing the buffer back to the kernel with
+// its last piece if handBack (not once the ring is closed); it reports false when no
+// piece was lent (a second release).
+func (k *lendBook) give(bid uint16, handBack bool) bool {
 	if k.pieces[bid] <= 0 {
 		return false
 	}
 	if k.pieces[bid]--; k.pieces[bid] == 0 {
 		k.lent--
-		if !k.kernel[bid] {
+		if handBack && !k.kernel[bid] {
 			k.recycle(bid)
 		}
 	}
 	return true
 }
-
-// drop releases a piece taken only to be thrown away (data for a closed descriptor).
-func (k *lendBook) drop(bid uint16) { k.give(bid) }
 
 // recycle hands buffer bid back to the kernel, whole.
 func (k *lendBook) recycle(bid uint16) {

@@ -748,21 +748,15 @@ func (u *uringBackend) SetLendBuffers(size, count int) error {
 // waiting for one.
 func (u *uringBackend) ReleaseBuffer(id int32) {
 	u.mu.Lock()
-	if u.lend == nil || !u.lend.valid(id) || u.closed && u.lend.pieces[id] <= 0 {
+	// Once closed the ring is gone or going: the release is counted, nothing is
+	// handed back.
+	if u.lend == nil || !u.lend.valid(id) || !u.lend.give(uint16(id), !u.closed) {
 		u.mu.Unlock()
 		panic(errReleased(id))
 	}
 	if u.closed {
-		// The ring is gone or going: count the release, hand nothing back.
-		if u.lend.pieces[id]--; u.lend.pieces[id] == 0 {
-			u.lend.lent--
-		}
 		u.mu.Unlock()
 		return
-	}
-	if !u.lend.give(uint16(id)) {
-		u.mu.Unlock()
-		panic(errReleased(id))
 	}
 	resubmit := u.restartFreed()
 	u.mu.Unlock()

@@ -186,7 +186,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			u.lend.untaken(bid) // nothing to lend
 		case f.Closing():
 			u.lend.take(bid, c.Res, c.Flags)
-			u.lend.drop(bid) // nobody left to read it
+			u.lend.give(bid, true) // nobody left to read it
 		case rs.waiter != nil:
 			w := rs.waiter
 			w.Buf, w.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
@@ -307,7 +307,7 @@ func (u *uringBackend) dropQueue(rs *uringRecv) {
 	rs.end, rs.errno = false, 0
 	for rs.q.len() > 0 {
 		c := rs.q.pop()
-		u.lend.drop(c.bid)
+		u.lend.give(c.bid, true)
 		u.queued -= len(c.b)
 	}
 }
