@@ -255,6 +255,54 @@ func allocsAsyncReadLent(t *testing.T, ctx *iocontext.Context) {
 	}
 }
 
+func TestAllocsConnHandlerEcho(t *testing.T) { eachAllocBackend(t, allocsConnHandlerEcho) }
+
+// allocsConnHandlerEcho echoes with handlers that take the connection
+// (AsyncReadLentConn, AsyncWriteLentConn): a round costs no allocation.
+func allocsConnHandlerEcho(t *testing.T, ctx *iocontext.Context) {
+	c, peer := connPair(t, ctx)
+	msg := make([]byte, 64)
+	sink := make([]byte, 64)
+	done := make(chan int)
+	var onWrite func(*iocontext.TCPConn, int, error)
+	onRead := func(c *iocontext.TCPConn, b iocontext.LentBuffer, err error) {
+		if err != nil {
+			t.Error(err)
+			done <- 0
+			return
+		}
+		c.AsyncWriteLentConn(b, onWrite)
+	}
+	onWrite = func(_ *iocontext.TCPConn, n int, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- n
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		unix.Write(peer, msg)
+		for got := 0; got < len(msg); {
+			c.AsyncReadLentConn(onRead)
+			n := <-done
+			if n == 0 {
+				return
+			}
+			got += n
+		}
+		for got := 0; got < len(msg); {
+			m, _ := unix.Read(peer, sink)
+			if m <= 0 {
+				break
+			}
+			got += m
+		}
+	})
+	t.Logf("AsyncReadLentConn + AsyncWriteLentConn: %v allocations per round", allocs)
+	if allocs != 0 {
+		t.Fatalf("an echo through *Conn handlers allocates %v times per round; want 0", allocs)
+	}
+}
+
 func TestAllocsAsyncWriteVec(t *testing.T) { eachAllocBackend(t, allocsAsyncWriteVec) }
 
 func allocsAsyncWriteVec(t *testing.T, ctx *iocontext.Context) {

@@ -102,3 +102,23 @@ func (c *Context) openObjects() []shutdowner {
 	}
 	return out
 }
+
+// CloseReadAll shuts down the reading side of every open TCP and Unix stream of c, as
+// CloseRead on each, and returns how many it reached. A read in flight, and every
+// read after it, ends with io.EOF once the data already received is consumed, while
+// writes go on: a server whose handlers close a connection at io.EOF thus finishes
+// the exchange in flight on each and closes it — the drain of a graceful shutdown,
+// without the server keeping a list of its connections. Streams opened after the
+// call are not affected (close the listeners first). Errors of single streams (one
+// closing meanwhile) are ignored.
+func (c *Context) CloseReadAll() int {
+	c.objMu.Lock()
+	defer c.objMu.Unlock()
+	n := 0
+	for s := c.streams; s != nil; s = s.next {
+		if s.CloseRead() == nil {
+			n++
+		}
+	}
+	return n
+}

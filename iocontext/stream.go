@@ -25,7 +25,7 @@ type stream struct {
 	links[stream] // c's list of open streams (guarded by c.objMu)
 
 	rop    proactor.Op            // the one read in flight
-	rh     unsafe.Pointer         // the read's handler (see setRH)
+	rh     unsafe.Pointer         // the read's handler (see handler)
 	rdone  int                    // bytes read so far by AsyncRead (or AsyncReadSome: 0)
 	w      atomic.Pointer[writer] // the write or connect in flight; set and cleared while writing is set
 	rfull  bool                   // AsyncRead: fill the buffer (the rest of it is rop.Buf)
@@ -82,16 +82,17 @@ func (s *stream) updateMore(f func(m *streamMore)) {
 // reference (refs) for it, and the writer goes back to the pool only when the last
 // reference is dropped.
 type writer struct {
-	op   proactor.Op
-	ext  proactor.OpExt   // op.Ext for a gathered write (the vector left) or a connect (the address)
-	vec  [][]byte         // AsyncWriteVec's copy of the caller's vector, kept for the next one
-	s    *stream          // the stream it writes for, until it is back in the pool
-	h    func(int, error) // the handler (a connect's too: a closure around it)
-	done int              // bytes written so far
-	full bool             // AsyncWrite: write it all (the rest of it is op.Buf)
-	gen  uint32           // the stream's cancels when the write started
-	lent LentBuffer       // AsyncWriteLent's buffer, released when the write is over
-	refs atomic.Int32     // the op in flight, plus cancelWrite calls looking at it
+	op    proactor.Op
+	ext   proactor.OpExt // op.Ext for a gathered write (the vector left) or a connect (the address)
+	vec   [][]byte       // AsyncWriteVec's copy of the caller's vector, kept for the next one
+	s     *stream        // the stream it writes for, until it is back in the pool
+	h     unsafe.Pointer // the handler, a func(int, error) or, with hconn, one taking the conn first (see handler)
+	done  int            // bytes written so far
+	full  bool           // AsyncWrite: write it all (the rest of it is op.Buf)
+	hconn bool           // h takes the connection (AsyncWriteConn, AsyncWriteLentConn)
+	gen   uint32         // the stream's cancels when the write started
+	lent  LentBuffer     // AsyncWriteLent's buffer, released when the write is over
+	refs  atomic.Int32   // the op in flight, plus cancelWrite calls looking at it
 }
 
 // getWriter takes a writer from c's pool for s.
@@ -172,34 +173,74 @@ func (s *stream) cancelWrite() {
 	w.unref()
 }
 
-// The read's handler is a func(int, error) (AsyncRead, AsyncReadSome) or a
-// func(LentBuffer, error) (AsyncReadLent); one read is in flight at a time, so both
-// kinds share the field rh, which saves every connection 8 bytes. A func value of any
-// signature is one pointer (to its code and captured variables), so rh holds that
-// pointer, and each read's completion reads it back as the type its start stored:
-// readDone and the bound readFn as func(int, error), lentDone and lentFn as
-// func(LentBuffer, error).
+// A handler is kept as the one pointer a func value is (to its code and captured
+// variables), whatever its signature, with a bit saying whether it takes the
+// connection first (stConnRH for the read; writer.hconn for the write). One read is in
+// flight at a time, so a read's two handler kinds — func(int, error) for AsyncRead and
+// AsyncReadSome, func(LentBuffer, error) for AsyncReadLent, each with or without the
+// connection — share the field rh, and each read's completion reads it back as the
+// type its start stored (op.Lend tells which kind of read it was). This saves every
+// connection 8 bytes per kind, and the *Conn handlers let one func value serve every
+// connection of a server, so that a connection needs no closure of its own.
 
-func (s *stream) setRH(h func(int, error)) {
-	s.rh = *(*unsafe.Pointer)(unsafe.Pointer(&h)) // a func value is one pointer (above)
+// handler returns the pointer the func value f is. F must be a func type.
+func handler[F any](f F) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&f)) // a func value is one pointer
 }
 
-func (s *stream) setLH(h func(LentBuffer, error)) {
-	s.rh = *(*unsafe.Pointer)(unsafe.Pointer(&h)) // as in setRH
+// fn returns the func value of type F whose pointer handler returned.
+func fn[F any](p unsafe.Pointer) (f F) {
+	*(*unsafe.Pointer)(unsafe.Pointer(&f)) = p // p came from handler[F] with this F
+	return f
 }
 
-// takeRH returns the handler setRH stored and clears it.
-func (s *stream) takeRH() (h func(int, error)) {
-	*(*unsafe.Pointer)(unsafe.Pointer(&h)) = s.rh // stored by setRH from this type
-	s.rh = nil
-	return h
+// A stream is the first field of TCPConn and UnixConn (and is embedded in nothing
+// else), so a *stream that isUnix says belongs to a UnixConn, or else to a TCPConn, is
+// a pointer to that connection: callN and callLent pass it to the *Conn handlers.
+var (
+	_ [0]struct{} = [unsafe.Offsetof(TCPConn{}.stream)]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(UnixConn{}.stream)]struct{}{}
+)
+
+// callN calls a handler of a read or write that reports a byte count.
+func (s *stream) callN(h unsafe.Pointer, conn bool, n int, err error) {
+	switch {
+	case !conn:
+		fn[func(int, error)](h)(n, err)
+	case s.isUnix:
+		fn[func(*UnixConn, int, error)](h)((*UnixConn)(unsafe.Pointer(s)), n, err) // see above
+	default:
+		fn[func(*TCPConn, int, error)](h)((*TCPConn)(unsafe.Pointer(s)), n, err) // see above
+	}
 }
 
-// takeLH returns the handler setLH stored and clears it.
-func (s *stream) takeLH() (h func(LentBuffer, error)) {
-	*(*unsafe.Pointer)(unsafe.Pointer(&h)) = s.rh // stored by setLH from this type
-	s.rh = nil
-	return h
+// callLent calls the handler of an AsyncReadLent or AsyncReadLentConn.
+func (s *stream) callLent(h unsafe.Pointer, conn bool, b LentBuffer, err error) {
+	switch {
+	case !conn:
+		fn[func(LentBuffer, error)](h)(b, err)
+	case s.isUnix:
+		fn[func(*UnixConn, LentBuffer, error)](h)((*UnixConn)(unsafe.Pointer(s)), b, err) // see above
+	default:
+		fn[func(*TCPConn, LentBuffer, error)](h)((*TCPConn)(unsafe.Pointer(s)), b, err) // see above
+	}
+}
+
+// connBit is the state bit a read sets with reading when its handler takes the
+// connection.
+func connBit(conn bool) uint32 {
+	if conn {
+		return stConnRH
+	}
+	return 0
+}
+
+// endRead ends the read in flight and returns its handler: it clears the field and the
+// reading bit (so the handler may start the next read) in one step.
+func (s *stream) endRead() (h unsafe.Pointer, conn bool) {
+	h, s.rh = s.rh, nil
+	old := s.st.v.And(^(stReading | stConnRH))
+	return h, old&stConnRH != 0
 }
 
 // streamState holds a stream's flags in one word: three atomic.Bools would take 12
@@ -210,6 +251,7 @@ const (
 	stReading uint32 = 1 << iota // a read is in flight
 	stWriting                    // a write or connect is in flight
 	stOpened                     // the FD was registered at least once
+	stConnRH                     // the read's handler takes the connection (see handler)
 )
 
 func (f *streamState) has(bit uint32) bool { return f.v.Load()&bit != 0 }
@@ -217,13 +259,16 @@ func (f *streamState) set(bit uint32)      { f.v.Or(bit) }
 func (f *streamState) clear(bit uint32)    { f.v.And(^bit) }
 
 // take sets bit if it was clear, as CompareAndSwap(false, true) on a Bool.
-func (f *streamState) take(bit uint32) bool {
+func (f *streamState) take(bit uint32) bool { return f.takeWith(bit, 0) }
+
+// takeWith is take that also sets the bits of also when it sets bit, in one step.
+func (f *streamState) takeWith(bit, also uint32) bool {
 	for {
 		old := f.v.Load()
 		if old&bit != 0 {
 			return false
 		}
-		if f.v.CompareAndSwap(old, old|bit) {
+		if f.v.CompareAndSwap(old, old|bit|also) {
 			return true
 		}
 	}
@@ -293,9 +338,10 @@ func (s *stream) reusable() bool {
 
 func (s *stream) shutdown() { s.Close() }
 
-// failLater posts h(0, err) as the completion of an op that could not start.
-func (c *Context) failLater(h func(int, error), err error) {
-	c.later(func() { h(0, err) })
+// failLater posts the handler h (see callN) with (0, err) as the completion of an op
+// that could not start.
+func (s *stream) failLater(h unsafe.Pointer, conn bool, err error) {
+	s.c.later(func() { s.callN(h, conn, 0, err) })
 }
 
 // later posts fn as the completion of an op that could not start: counted as work,
@@ -309,23 +355,28 @@ func (c *Context) later(fn func()) {
 // fewer than len(b). h runs exactly once, on a runner, never inside this call. At the
 // peer's orderly close h gets (0, io.EOF). An empty b completes with (0, nil) without a
 // syscall. Only one read may be in flight: a second fails with ErrBusy.
-func (s *stream) AsyncReadSome(b []byte, h func(n int, err error)) { s.startRead(b, false, h) }
+func (s *stream) AsyncReadSome(b []byte, h func(n int, err error)) {
+	s.startRead(b, false, handler(h), false)
+}
 
 // AsyncRead reads until b is full, then calls h(len(b), nil); on an error or end of
 // stream first, h gets the bytes read so far and the error.
-func (s *stream) AsyncRead(b []byte, h func(n int, err error)) { s.startRead(b, true, h) }
+func (s *stream) AsyncRead(b []byte, h func(n int, err error)) {
+	s.startRead(b, true, handler(h), false)
+}
 
-func (s *stream) startRead(b []byte, full bool, h func(int, error)) {
+// startRead starts a read into b with the handler h (see callN).
+func (s *stream) startRead(b []byte, full bool, h unsafe.Pointer, conn bool) {
 	c := s.c
 	if c == nil {
 		panic("iocontext: read on a stream that was never opened")
 	}
-	if !s.st.take(stReading) {
-		c.failLater(h, ErrBusy)
+	if !s.st.takeWith(stReading, connBit(conn)) {
+		s.failLater(h, conn, ErrBusy)
 		return
 	}
 	c.addWork()
-	s.setRH(h)
+	s.rh = h
 	s.rdone, s.rfull = 0, full
 	s.rgen = s.cancels.Load()
 	op := &s.rop
@@ -366,16 +417,21 @@ func (b LentBuffer) Release() {
 // released. h gets (LentBuffer{}, io.EOF) at the end of stream and the zero
 // LentBuffer with any error. The pool's size is set with WithLendBuffers.
 func (s *stream) AsyncReadLent(h func(b LentBuffer, err error)) {
+	s.startLent(handler(h), false)
+}
+
+// startLent starts a lent read with the handler h (see callLent).
+func (s *stream) startLent(h unsafe.Pointer, conn bool) {
 	c := s.c
 	if c == nil {
 		panic("iocontext: read on a stream that was never opened")
 	}
-	if !s.st.take(stReading) {
-		c.later(func() { h(LentBuffer{}, ErrBusy) })
+	if !s.st.takeWith(stReading, connBit(conn)) {
+		c.later(func() { s.callLent(h, conn, LentBuffer{}, ErrBusy) })
 		return
 	}
 	c.addWork()
-	s.setLH(h)
+	s.rh = h
 	s.rgen = s.cancels.Load()
 	op := &s.rop
 	op.Buf, op.Lend = nil, true
@@ -398,9 +454,8 @@ func (s *stream) lentDone(op *proactor.Op) {
 		b.ex.Dispatch(b.lentFn)
 		return
 	}
-	h := s.takeLH()
-	s.st.clear(stReading)
-	h(lb, err)
+	h, conn := s.endRead()
+	s.callLent(h, conn, lb, err)
 }
 
 // start hands op to the backend, or completes it at once without the backend: with
@@ -445,10 +500,10 @@ func (s *stream) readDone(op *proactor.Op) {
 		b.ex.Dispatch(b.readFn)
 		return
 	}
-	h, total := s.takeRH(), s.rdone
+	total := s.rdone
 	op.Buf = nil
-	s.st.clear(stReading)
-	h(total, s.mapErr("read", err))
+	h, conn := s.endRead()
+	s.callN(h, conn, total, s.mapErr("read", err))
 }
 
 // boundHandlers delivers a stream's completions through an executor (SetExecutor). It
@@ -475,30 +530,29 @@ func (s *stream) SetExecutor(ex Executor) {
 	}
 	b := &boundHandlers{ex: ex}
 	b.readFn = func() {
-		h := s.takeRH()
 		s.rop.Buf = nil
-		s.st.clear(stReading)
-		h(b.rn, b.rerr)
+		h, conn := s.endRead()
+		s.callN(h, conn, b.rn, b.rerr)
 	}
 	b.lentFn = func() {
-		h, lb := s.takeLH(), b.lb
+		lb := b.lb
 		b.lb = LentBuffer{}
-		s.st.clear(stReading)
-		h(lb, b.rerr)
+		h, conn := s.endRead()
+		s.callLent(h, conn, lb, b.rerr)
 	}
 	b.writeFn = func() {
 		w := s.w.Load()
-		h := w.h
+		h, conn := w.h, w.hconn
 		s.endWriter(w)
 		s.st.clear(stWriting)
-		h(b.wn, b.werr)
+		s.callN(h, conn, b.wn, b.werr)
 	}
 	b.conFn = func() {
 		w := s.w.Load()
-		h := w.h
+		h, conn := w.h, w.hconn
 		s.endWriter(w)
 		s.st.clear(stWriting)
-		h(0, b.cerr)
+		s.callN(h, conn, 0, b.cerr)
 	}
 	s.updateMore(func(m *streamMore) { m.bound = b })
 }
@@ -567,13 +621,13 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 // AsyncWriteSome writes from b and calls h with the number of bytes written, which may
 // be fewer than len(b). Only one write may be in flight: a second fails with ErrBusy.
 func (s *stream) AsyncWriteSome(b []byte, h func(n int, err error)) {
-	s.startWrite(b, false, LentBuffer{}, h)
+	s.startWrite(b, false, LentBuffer{}, handler(h), false)
 }
 
 // AsyncWrite writes all of b, then calls h(len(b), nil); on an error first, h gets the
 // bytes written so far and the error.
 func (s *stream) AsyncWrite(b []byte, h func(n int, err error)) {
-	s.startWrite(b, true, LentBuffer{}, h)
+	s.startWrite(b, true, LentBuffer{}, handler(h), false)
 }
 
 // AsyncWriteLent writes all of b.B, as AsyncWrite does, and releases b when the write
@@ -582,11 +636,12 @@ func (s *stream) AsyncWrite(b []byte, h func(n int, err error)) {
 // buffer until the write completes: the write in flight holds it, and a connection
 // between two messages holds nothing.
 func (s *stream) AsyncWriteLent(b LentBuffer, h func(n int, err error)) {
-	s.startWrite(b.B, true, b, h)
+	s.startWrite(b.B, true, b, handler(h), false)
 }
 
-// startWrite starts a write of b; lent, if not zero, is released when it is over.
-func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h func(int, error)) {
+// startWrite starts a write of b with the handler h (see callN); lent, if not zero,
+// is released when it is over.
+func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Pointer, conn bool) {
 	c := s.c
 	if c == nil {
 		panic("iocontext: write on a stream that was never opened")
@@ -595,16 +650,16 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h func(int, er
 		if lent.c != nil {
 			c.later(func() {
 				lent.Release()
-				h(0, ErrBusy)
+				s.callN(h, conn, 0, ErrBusy)
 			})
 			return
 		}
-		c.failLater(h, ErrBusy)
+		s.failLater(h, conn, ErrBusy)
 		return
 	}
 	c.addWork()
 	w := c.getWriter(s, proactor.OpWrite)
-	w.h, w.done, w.full, w.lent = h, 0, full, lent
+	w.h, w.hconn, w.done, w.full, w.lent = h, conn, 0, full, lent
 	w.gen = s.cancels.Load()
 	w.op.Buf = b
 	s.startWriter(w)
@@ -623,12 +678,12 @@ func (s *stream) AsyncWriteVec(bufs [][]byte, h func(n int, err error)) {
 		panic("iocontext: write on a stream that was never opened")
 	}
 	if !s.st.take(stWriting) {
-		c.failLater(h, ErrBusy)
+		s.failLater(handler(h), false, ErrBusy)
 		return
 	}
 	c.addWork()
 	w := c.getWriter(s, proactor.OpWrite)
-	w.h, w.done, w.full = h, 0, true
+	w.h, w.hconn, w.done, w.full = handler(h), false, 0, true
 	w.vec = append(w.vec[:0], bufs...)
 	w.ext.Vec = w.vec
 	w.gen = s.cancels.Load()
@@ -695,10 +750,10 @@ func (s *stream) writeDone(w *writer) {
 		b.ex.Dispatch(b.writeFn)
 		return
 	}
-	h, total := w.h, w.done
+	h, conn, total := w.h, w.hconn, w.done
 	s.endWriter(w)
 	s.st.clear(stWriting)
-	h(total, s.mapErr("write", err))
+	s.callN(h, conn, total, s.mapErr("write", err))
 }
 
 func (s *stream) connectDone(w *writer) {
@@ -711,7 +766,7 @@ func (s *stream) connectDone(w *writer) {
 	h := w.h
 	s.endWriter(w)
 	s.st.clear(stWriting)
-	h(0, s.mapErr("dial", err))
+	s.callN(h, false, 0, s.mapErr("dial", err))
 }
 
 // startConnect connects the open stream to sa; h gets the result.
@@ -721,7 +776,7 @@ func (s *stream) startConnect(sa unix.Sockaddr, h func(error)) {
 	w := s.c.getWriter(s, proactor.OpConnect)
 	// The connect's handler waits in the write handler's place: one closure per
 	// connect, not a field per writer.
-	w.h = func(_ int, err error) { h(err) }
+	w.h, w.hconn = handler(func(_ int, err error) { h(err) }), false
 	w.ext.Addr = sa
 	s.startWriter(w)
 	s.c.submit(&w.op)

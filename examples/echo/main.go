@@ -28,6 +28,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,139 +36,98 @@ import (
 	"github.com/coionet/coio/metrics"
 )
 
-// server tracks the open sessions so that a drain can reach them.
+// server counts the open connections so that a drain knows when it is over. It keeps
+// nothing per connection: the lent-buffer handlers (the default) take the connection
+// as an argument (AsyncReadLentConn, AsyncWriteLentConn), so two func values made once
+// serve every connection, and an idle connection costs the server nothing beyond its
+// TCPConn; the drain reaches the connections through the Context (CloseReadAll).
 type server struct {
-	ctx      *iocontext.Context
-	ln       *iocontext.TCPListener
-	mu       sync.Mutex
-	sessions *session // the open sessions, linked through prev and next
-	open     int
-	draining bool
-	drained  func() // called once, when draining and the last session has closed
-	lend     bool   // sessions read into lent buffers (-lend)
-	bufSize  int    // bytes per read (-buf)
+	ctx       *iocontext.Context
+	ln        *iocontext.TCPListener
+	open      atomic.Int64 // connections accepted and not yet closed
+	draining  atomic.Bool
+	drainOnce sync.Once
+	drained   func() // called once, when draining and the last connection has closed
+	lend      bool   // read into lent buffers (-lend)
+	bufSize   int    // bytes per read with -lend=false (-buf)
+
+	onLent  func(*iocontext.TCPConn, iocontext.LentBuffer, error) // a lent read's handler
+	onWrite func(*iocontext.TCPConn, int, error)                  // a write's handler
 }
 
-// session echoes one connection: read some, write it all back, repeat. Its handlers
-// are made once, so each echo allocates nothing. It is kept small, as a server with
-// many idle connections holds one per connection: the open sessions are a list
-// through the sessions themselves, not a map, and with lent buffers (the default) an
-// idle session holds no buffer at all — the write that echoes a lent buffer releases
-// it (AsyncWriteLent), so the session need not keep it.
-type session struct {
-	srv        *server
-	conn       *iocontext.TCPConn
-	prev, next *session
-	onWrite    func(int, error)
-	onLent     func(iocontext.LentBuffer, error) // -lend: the read's handler
-}
-
-// ownSession is a session with its own read buffer (-lend=false).
-type ownSession struct {
-	session
-	buf    []byte
-	onRead func(int, error)
+// newServer makes the server's handlers, once for all connections: read some into a
+// lent buffer, write it back (the write releases the buffer), repeat.
+func newServer(ctx *iocontext.Context, ln *iocontext.TCPListener, lend bool, bufSize int) *server {
+	srv := &server{ctx: ctx, ln: ln, lend: lend, bufSize: bufSize}
+	srv.onLent = func(conn *iocontext.TCPConn, b iocontext.LentBuffer, err error) {
+		if err != nil { // io.EOF: the client is done, or the server is draining
+			srv.close(conn)
+			return
+		}
+		conn.AsyncWriteLentConn(b, srv.onWrite)
+	}
+	srv.onWrite = func(conn *iocontext.TCPConn, _ int, err error) {
+		if err != nil {
+			srv.close(conn)
+			return
+		}
+		conn.AsyncReadLentConn(srv.onLent)
+	}
+	return srv
 }
 
 func (srv *server) start(conn *iocontext.TCPConn) {
+	srv.open.Add(1)
+	if srv.draining.Load() {
+		// Accepted before the drain began, started after CloseReadAll: its first
+		// read ends with io.EOF.
+		conn.CloseRead()
+	}
 	if srv.lend {
-		srv.startLent(conn)
+		conn.AsyncReadLentConn(srv.onLent)
 		return
 	}
-	o := &ownSession{session: session{srv: srv, conn: conn}, buf: make([]byte, srv.bufSize)}
-	s := &o.session
-	o.onRead = func(n int, err error) {
-		if err != nil { // io.EOF: the client is done, or the server is draining
-			s.close()
-			return
-		}
-		s.conn.AsyncWrite(o.buf[:n], s.onWrite)
-	}
-	s.onWrite = func(_ int, err error) {
+	srv.startOwn(conn)
+}
+
+// startOwn echoes through a buffer of the connection's own (-lend=false), with
+// handlers made for the connection, as closures over it and its buffer.
+func (srv *server) startOwn(conn *iocontext.TCPConn) {
+	buf := make([]byte, srv.bufSize)
+	var onRead, onWrite func(int, error)
+	onRead = func(n int, err error) {
 		if err != nil {
-			s.close()
+			srv.close(conn)
 			return
 		}
-		s.conn.AsyncReadSome(o.buf, o.onRead)
+		conn.AsyncWrite(buf[:n], onWrite)
 	}
-	srv.add(s)
-	conn.AsyncReadSome(o.buf, o.onRead)
-}
-
-// startLent echoes with lent read buffers: read, write the lent bytes back (the write
-// releases the buffer), repeat.
-func (srv *server) startLent(conn *iocontext.TCPConn) {
-	s := &session{srv: srv, conn: conn}
-	s.onLent = func(b iocontext.LentBuffer, err error) {
+	onWrite = func(_ int, err error) {
 		if err != nil {
-			s.close()
+			srv.close(conn)
 			return
 		}
-		s.conn.AsyncWriteLent(b, s.onWrite)
+		conn.AsyncReadSome(buf, onRead)
 	}
-	s.onWrite = func(_ int, err error) {
-		if err != nil {
-			s.close()
-			return
-		}
-		s.conn.AsyncReadLent(s.onLent)
-	}
-	srv.add(s)
-	conn.AsyncReadLent(s.onLent)
+	conn.AsyncReadSome(buf, onRead)
 }
 
-// add lists a new session; during a drain its connection is shut for reading at once.
-func (srv *server) add(s *session) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	s.next = srv.sessions
-	if s.next != nil {
-		s.next.prev = s
-	}
-	srv.sessions = s
-	srv.open++
-	if srv.draining {
-		s.conn.CloseRead()
+// close closes a connection whose exchange is over (each connection has one read or
+// one write in flight, so this runs once per connection).
+func (srv *server) close(conn *iocontext.TCPConn) {
+	conn.Close()
+	if srv.open.Add(-1) == 0 && srv.draining.Load() {
+		srv.drainOnce.Do(srv.drained)
 	}
 }
 
-func (s *session) close() {
-	s.conn.Close()
-	srv := s.srv
-	srv.mu.Lock()
-	if s.prev == nil && srv.sessions != s {
-		srv.mu.Unlock() // closed before
-		return
-	}
-	if s.prev != nil {
-		s.prev.next = s.next
-	} else {
-		srv.sessions = s.next
-	}
-	if s.next != nil {
-		s.next.prev = s.prev
-	}
-	s.prev, s.next = nil, nil
-	srv.open--
-	last := srv.draining && srv.open == 0
-	srv.mu.Unlock()
-	if last {
-		srv.drained()
-	}
-}
-
-// drain stops accepting and lets every session finish its exchange in flight.
+// drain stops accepting and lets every connection finish its exchange in flight.
 func (srv *server) drain() {
 	srv.ln.Close()
-	srv.mu.Lock()
-	srv.draining = true
-	for s := srv.sessions; s != nil; s = s.next {
-		s.conn.CloseRead() // a pending read ends with io.EOF; a write in flight completes
-	}
-	empty := srv.open == 0
-	srv.mu.Unlock()
-	if empty {
-		srv.drained()
+	srv.draining.Store(true)
+	srv.ctx.CloseReadAll() // a pending read ends with io.EOF; a write in flight completes
+	if srv.open.Load() == 0 {
+		srv.drainOnce.Do(srv.drained)
 	}
 }
 
@@ -206,7 +166,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &server{ctx: ctx, ln: ln, lend: *lend, bufSize: *bufSize}
+	srv := newServer(ctx, ln, *lend, *bufSize)
 
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
