@@ -1180,6 +1180,9 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				if c.Res > 0 {
 					op.Buf, op.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
 					u.roomSeen()
+					if c.Res < lentMultiMax && uringMultishotRecv.Load() {
+						recvOf(op.FD).single = false // small messages: multishot again
+					}
 				} else {
 					u.lend.untaken(bid) // an error or the end of stream: nothing to lend
 				}

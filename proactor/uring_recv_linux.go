@@ -34,6 +34,24 @@ const recvQueueMax = 4
 // recvQueuePieces bounds the pieces queued on one descriptor, whatever their size.
 const recvQueuePieces = 64
 
+// A descriptor whose messages are large reads with a request per read instead
+// (uringRecv.single): a completion of at least lentSingleMin bytes switches it, one
+// of fewer than lentMultiMax switches it back. A multishot recv copies data into the
+// ring when it arrives, and the write that echoes or forwards it reads it when the
+// handler gets its turn; under load that is after every handler queued before it, and
+// at 1,000 connections × 4 KiB the bytes copied in between (megabytes) have pushed it
+// out of the cache: the copy out of the lent buffer in the send cost 4x Asio's, whose
+// read copies when the handler asks. A request per read copies at its submission,
+// a budget of handlers before the write. For small messages the copy is cheap and
+// the request the multishot recv saves is not: they stay multishot. Measured
+// (ARCHITECTURE.md, "Multishot lent reads"): 4 KiB x 100 x 16 1.18 against 2.2-3.2 µs
+// per message, 4 KiB x 1,000 x 1 5.0 against 5.5; 64 B x 100 x 1 3.23 multishot
+// against 3.40 with requests.
+const (
+	lentSingleMin = 2048
+	lentMultiMax  = 512
+)
+
 // uringMultishotRecv says whether lent reads use multishot recv; cleared when the
 // kernel refuses it (before Linux 6.0), and by tests of the single-request path.
 var uringMultishotRecv atomic.Bool
@@ -62,7 +80,8 @@ type uringRecv struct {
 	capped  bool       // a cancel at the queue's bound is on its way
 	aborted bool       // Cancel or Close came while waiter waited: it is aborted at the request's end
 	end     bool       // after the queue, the end of stream (errno 0) or errno is next
-	errno   uint32     // (over wdry)
+	errno   uint16     // (over wdry)
+	single  bool       // large messages: reads make a request each (see lentSingleMin)
 }
 
 // reset clears the state for a newly registered descriptor. It leaves the word of
@@ -71,7 +90,7 @@ type uringRecv struct {
 func (rs *uringRecv) reset() {
 	rs.waiter, rs.q = nil, nil
 	rs.idx, rs.gen, rs.errno = 0, 0, 0
-	rs.armed, rs.capped, rs.aborted, rs.end = false, false, false, false
+	rs.armed, rs.capped, rs.aborted, rs.end, rs.single = false, false, false, false, false
 }
 
 // recvOf returns f's multishot read state.
@@ -146,6 +165,10 @@ func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 // waitLent makes op the read waiting on rs, arming the request if it is not in the
 // kernel; mu is held.
 func (u *uringBackend) waitLent(rs *uringRecv, op *Op) {
+	if rs.single && !rs.armed {
+		u.recvOnce(op)
+		return
+	}
 	rs.waiter = op
 	u.waiting++
 	if !rs.armed {
@@ -192,6 +215,13 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			w.Buf, w.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
 			u.roomSeen()
 			done = u.wake(rs, done, completion{op: w, n: int(c.Res)})
+			if c.Res >= lentSingleMin && more && !rs.capped && !f.Closing() {
+				// Large messages: a request per read from now on (lentSingleMin).
+				// The cancel ends the multishot recv; what it posts before
+				// that is queued for the next reads.
+				rs.single = true
+				u.capRecv(rs)
+			}
 		default:
 			// The kernel may post a few more before the cancel at the bound
 			// lands: the queue grows for them.
@@ -202,9 +232,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			rs.q.bytes += int(c.Res)
 			u.queued += int(c.Res)
 			if more && !rs.capped && u.queueFull(rs) {
-				u.sqe().PrepCancel(makeUD(tagRecv, rs.gen, uint32(rs.idx)), 0, makeUD(tagCancel, 0, 0))
-				u.ring.Publish()
-				rs.capped = true
+				u.capRecv(rs)
 			}
 		}
 	}
@@ -249,7 +277,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			}
 			done = u.wake(rs, done, completion{op: w, err: err})
 		} else if !f.Closing() {
-			rs.end, rs.errno = true, uint32(errno)
+			rs.end, rs.errno = true, uint16(errno)
 		}
 	}
 	if more {
@@ -266,6 +294,10 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			done = u.wake(rs, done, completion{op: w, err: ErrAbortedClosed})
 		case rs.aborted:
 			done = u.wake(rs, done, completion{op: w, err: ErrAborted})
+		case rs.single:
+			rs.waiter = nil
+			u.waiting--
+			u.recvOnce(w)
 		default:
 			u.armRecv(rs, f)
 		}
@@ -274,6 +306,14 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 		u.dropQueue(rs)
 	}
 	return done
+}
+
+// capRecv cancels rs's multishot recv, which stays armed until its last completion;
+// mu is held.
+func (u *uringBackend) capRecv(rs *uringRecv) {
+	u.sqe().PrepCancel(makeUD(tagRecv, rs.gen, uint32(rs.idx)), 0, makeUD(tagCancel, 0, 0))
+	u.ring.Publish()
+	rs.capped = true
 }
 
 // queueFull reports whether rs's queue, or all the queues together, reached their

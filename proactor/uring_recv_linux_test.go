@@ -428,3 +428,70 @@ func TestUringStarvedReadsAllRestarted(t *testing.T) {
 		t.Fatalf("%d of 3 reads waiting for a buffer completed after both buffers came back", len(done))
 	}
 }
+
+// TestUringLentReadsLargeMessagesUseRequests: a completion of lentSingleMin bytes or
+// more ends the descriptor's multishot recv and its reads make a request each, which
+// copies when the read asks rather than when the data arrives; a small message
+// brings the multishot recv back. The bytes arrive in order across both switches.
+func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
+	u, sink := openUringLend(t, 16<<10, 16)
+	f, b := registeredPair(t, u)
+	op := &Op{Kind: OpRead, FD: f}
+	state := func() (armed, single bool) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		rs := recvOf(f)
+		return rs.armed, rs.single
+	}
+	var want, got []byte
+	send := func(n int, v byte) {
+		msg := bytes.Repeat([]byte{v}, n)
+		want = append(want, msg...)
+		if _, err := unix.Write(b, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// readWaiting starts a read before its data is sent, as a server's reads do.
+	readWaiting := func(n int, v byte) {
+		t.Helper()
+		op.Buf, op.Lend = nil, true
+		u.Submit(op)
+		u.Flush()
+		reap(t, u, 3*time.Millisecond)
+		send(n, v)
+		finishOne(t, u, sink, op)
+		if op.Err != nil {
+			t.Fatal(op.Err)
+		}
+		got = append(got, op.Buf[:op.N]...)
+		u.ReleaseBuffer(op.BufID)
+	}
+
+	readWaiting(100, 1)
+	if armed, single := state(); !armed || single {
+		t.Fatalf("after a small message: armed %v, single %v; want the multishot recv armed", armed, single)
+	}
+	readWaiting(lentSingleMin, 2)
+	reap(t, u, 5*time.Millisecond) // the cancel lands
+	if armed, single := state(); armed || !single {
+		t.Fatalf("after a %d-byte message: armed %v, single %v; want requests per read", lentSingleMin, armed, single)
+	}
+	tail := u.ring.SQTail()
+	readWaiting(4096, 3)
+	readWaiting(4096, 4)
+	if armed, single := state(); armed || !single {
+		t.Fatalf("reading large messages: armed %v, single %v; want requests per read", armed, single)
+	}
+	if reqs := u.ring.SQTail() - tail; reqs != 2 {
+		t.Fatalf("%d requests for 2 reads in request mode; want 2", reqs)
+	}
+	readWaiting(lentMultiMax-1, 5) // small again
+	readWaiting(100, 6)
+	if armed, single := state(); !armed || single {
+		t.Fatalf("after small messages: armed %v, single %v; want the multishot recv again", armed, single)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes; want the %d sent, in order", len(got), len(want))
+	}
+	closeAndReap(t, u, sink, f)
+}
