@@ -24,6 +24,10 @@
 // ErrBusy); a read and a write may overlap. AsyncReadLent reads into a buffer the
 // Context lends (on io_uring, a provided-buffer ring), so a connection waiting for data
 // holds no read buffer; AsyncWriteVec writes several buffers with one gathered write.
+// Each read and write has a form whose handler takes the connection (AsyncReadLentConn,
+// AsyncWriteConn, ...): one func value then serves every connection, and a server
+// needs no closure per connection. Context.CloseReadAll shuts the reading side of every
+// open stream, for a graceful drain.
 //
 // On io_uring, operations started by handlers are handed to the kernel together, by
 // the next io_uring_enter of a runner (the one that waits for completions submits them

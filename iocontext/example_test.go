@@ -153,3 +153,62 @@ func ExampleTCPConn_AsyncReadLent() {
 	<-done
 	// Output: echo: hello
 }
+
+// An echo server whose two handlers take the connection: made once, they serve every
+// connection, which holds nothing of the server's but its TCPConn.
+func ExampleTCPConn_AsyncReadLentConn() {
+	ctx, _ := iocontext.New(iocontext.WithLendBuffers(4096, 64))
+	defer ctx.Close()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	var onRead func(*iocontext.TCPConn, iocontext.LentBuffer, error)
+	onWrite := func(c *iocontext.TCPConn, _ int, err error) {
+		if err == nil {
+			c.AsyncReadLentConn(onRead)
+		}
+	}
+	onRead = func(c *iocontext.TCPConn, b iocontext.LentBuffer, err error) {
+		if err != nil { // io.EOF when the client closes
+			c.Close()
+			return
+		}
+		c.AsyncWriteLentConn(b, onWrite) // releases b when the write is over
+	}
+	accepted := 0
+	var onAccept func(*iocontext.TCPConn, error)
+	onAccept = func(c *iocontext.TCPConn, err error) {
+		if err != nil {
+			return
+		}
+		c.AsyncReadLentConn(onRead)
+		if accepted++; accepted < 2 {
+			ln.AsyncAccept(onAccept)
+		} else {
+			ln.Close()
+		}
+	}
+	ln.AsyncAccept(onAccept)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx.Run()
+	}()
+
+	for _, msg := range []string{"hello", "world"} {
+		conn, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		conn.Write([]byte(msg))
+		reply := make([]byte, len(msg))
+		io.ReadFull(conn, reply)
+		fmt.Println(string(reply))
+		conn.Close()
+	}
+	<-done
+	// Output:
+	// hello
+	// world
+}
