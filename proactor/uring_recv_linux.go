@@ -203,6 +203,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 	rs := recvOf(f)
 	more := c.Flags&uring.CQEFMore != 0
 	if c.Flags&uring.CQEFBuffer != 0 {
+		full := false // rs's queue reached its bound
 		bid := uint16(c.Flags >> uring.CQEBufferShift)
 		switch {
 		case c.Res <= 0:
@@ -215,13 +216,6 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			w.Buf, w.BufID = u.lend.take(bid, c.Res, c.Flags), int32(bid)
 			u.roomSeen()
 			done = u.wake(rs, done, completion{op: w, n: int(c.Res)})
-			if c.Res >= lentSingleMin && more && !rs.capped && !f.Closing() {
-				// Large messages: a request per read from now on (lentSingleMin).
-				// The cancel ends the multishot recv; what it posts before
-				// that is queued for the next reads.
-				rs.single = true
-				u.capRecv(rs)
-			}
 		default:
 			// The kernel may post a few more before the cancel at the bound
 			// lands: the queue grows for them.
@@ -231,9 +225,14 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			rs.q.items = append(rs.q.items, lentChunk{b: u.lend.take(bid, c.Res, c.Flags), bid: bid})
 			rs.q.bytes += int(c.Res)
 			u.queued += int(c.Res)
-			if more && !rs.capped && u.queueFull(rs) {
-				u.capRecv(rs)
-			}
+			full = u.queueFull(rs)
+		}
+		if c.Res >= lentSingleMin && !f.Closing() {
+			rs.single = true // large messages: a request per read (lentSingleMin)
+		}
+		// The cancel ends the request; what it posts before that is queued.
+		if more && !rs.capped && (full || rs.single) {
+			u.capRecv(rs)
 		}
 	}
 	errno := unix.Errno(0)
