@@ -29,40 +29,41 @@ type connResult struct {
 	err  error
 }
 
+// connAPI is the *Conn API of a connection type C (*TCPConn or *UnixConn).
+type connAPI[C any] interface {
+	comparable
+	AsyncReadSomeConn(b []byte, h func(C, int, error))
+	AsyncReadConn(b []byte, h func(C, int, error))
+	AsyncReadLentConn(h func(C, iocontext.LentBuffer, error))
+	AsyncWriteSomeConn(b []byte, h func(C, int, error))
+	AsyncWriteConn(b []byte, h func(C, int, error))
+	AsyncWriteLentConn(b iocontext.LentBuffer, h func(C, int, error))
+}
+
+func connOpsFor[C connAPI[C]](c C) connOps {
+	nh := func(ch chan<- connResult) func(C, int, error) {
+		return func(got C, n int, err error) { ch <- connResult{same: got == c, n: n, err: err} }
+	}
+	return connOps{
+		readSome: func(b []byte, ch chan<- connResult) { c.AsyncReadSomeConn(b, nh(ch)) },
+		read:     func(b []byte, ch chan<- connResult) { c.AsyncReadConn(b, nh(ch)) },
+		readLent: func(ch chan<- connResult) {
+			c.AsyncReadLentConn(func(got C, b iocontext.LentBuffer, err error) {
+				ch <- connResult{same: got == c, n: len(b.B), lb: b, err: err}
+			})
+		},
+		write:     func(b []byte, ch chan<- connResult) { c.AsyncWriteConn(b, nh(ch)) },
+		writeSome: func(b []byte, ch chan<- connResult) { c.AsyncWriteSomeConn(b, nh(ch)) },
+		writeLent: func(b iocontext.LentBuffer, ch chan<- connResult) { c.AsyncWriteLentConn(b, nh(ch)) },
+	}
+}
+
 func connOpsOf(t *testing.T, s stream) connOps {
 	switch c := s.(type) {
 	case *iocontext.TCPConn:
-		nh := func(ch chan<- connResult) func(*iocontext.TCPConn, int, error) {
-			return func(got *iocontext.TCPConn, n int, err error) { ch <- connResult{same: got == c, n: n, err: err} }
-		}
-		return connOps{
-			readSome: func(b []byte, ch chan<- connResult) { c.AsyncReadSomeConn(b, nh(ch)) },
-			read:     func(b []byte, ch chan<- connResult) { c.AsyncReadConn(b, nh(ch)) },
-			readLent: func(ch chan<- connResult) {
-				c.AsyncReadLentConn(func(got *iocontext.TCPConn, b iocontext.LentBuffer, err error) {
-					ch <- connResult{same: got == c, n: len(b.B), lb: b, err: err}
-				})
-			},
-			write:     func(b []byte, ch chan<- connResult) { c.AsyncWriteConn(b, nh(ch)) },
-			writeSome: func(b []byte, ch chan<- connResult) { c.AsyncWriteSomeConn(b, nh(ch)) },
-			writeLent: func(b iocontext.LentBuffer, ch chan<- connResult) { c.AsyncWriteLentConn(b, nh(ch)) },
-		}
+		return connOpsFor(c)
 	case *iocontext.UnixConn:
-		nh := func(ch chan<- connResult) func(*iocontext.UnixConn, int, error) {
-			return func(got *iocontext.UnixConn, n int, err error) { ch <- connResult{same: got == c, n: n, err: err} }
-		}
-		return connOps{
-			readSome: func(b []byte, ch chan<- connResult) { c.AsyncReadSomeConn(b, nh(ch)) },
-			read:     func(b []byte, ch chan<- connResult) { c.AsyncReadConn(b, nh(ch)) },
-			readLent: func(ch chan<- connResult) {
-				c.AsyncReadLentConn(func(got *iocontext.UnixConn, b iocontext.LentBuffer, err error) {
-					ch <- connResult{same: got == c, n: len(b.B), lb: b, err: err}
-				})
-			},
-			write:     func(b []byte, ch chan<- connResult) { c.AsyncWriteConn(b, nh(ch)) },
-			writeSome: func(b []byte, ch chan<- connResult) { c.AsyncWriteSomeConn(b, nh(ch)) },
-			writeLent: func(b iocontext.LentBuffer, ch chan<- connResult) { c.AsyncWriteLentConn(b, nh(ch)) },
-		}
+		return connOpsFor(c)
 	}
 	t.Fatalf("no *Conn API for %T", s)
 	return connOps{}

@@ -196,33 +196,23 @@ func fn[F any](p unsafe.Pointer) (f F) {
 
 // A stream is the first field of TCPConn and UnixConn (and is embedded in nothing
 // else), so a *stream that isUnix says belongs to a UnixConn, or else to a TCPConn, is
-// a pointer to that connection: callN and callLent pass it to the *Conn handlers.
+// a pointer to that connection: call passes it to the *Conn handlers.
 var (
 	_ [0]struct{} = [unsafe.Offsetof(TCPConn{}.stream)]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(UnixConn{}.stream)]struct{}{}
 )
 
-// callN calls a handler of a read or write that reports a byte count.
-func (s *stream) callN(h unsafe.Pointer, conn bool, n int, err error) {
+// call calls a handler that the start of a read or write stored (see handler): a
+// func(A, error), or with conn a func(*TCPConn, A, error) or func(*UnixConn, A,
+// error). A is int for the byte count of reads and writes, LentBuffer for lent reads.
+func call[A any](s *stream, h unsafe.Pointer, conn bool, a A, err error) {
 	switch {
 	case !conn:
-		fn[func(int, error)](h)(n, err)
+		fn[func(A, error)](h)(a, err)
 	case s.isUnix:
-		fn[func(*UnixConn, int, error)](h)((*UnixConn)(unsafe.Pointer(s)), n, err) // see above
+		fn[func(*UnixConn, A, error)](h)((*UnixConn)(unsafe.Pointer(s)), a, err) // see above
 	default:
-		fn[func(*TCPConn, int, error)](h)((*TCPConn)(unsafe.Pointer(s)), n, err) // see above
-	}
-}
-
-// callLent calls the handler of an AsyncReadLent or AsyncReadLentConn.
-func (s *stream) callLent(h unsafe.Pointer, conn bool, b LentBuffer, err error) {
-	switch {
-	case !conn:
-		fn[func(LentBuffer, error)](h)(b, err)
-	case s.isUnix:
-		fn[func(*UnixConn, LentBuffer, error)](h)((*UnixConn)(unsafe.Pointer(s)), b, err) // see above
-	default:
-		fn[func(*TCPConn, LentBuffer, error)](h)((*TCPConn)(unsafe.Pointer(s)), b, err) // see above
+		fn[func(*TCPConn, A, error)](h)((*TCPConn)(unsafe.Pointer(s)), a, err) // see above
 	}
 }
 
@@ -338,10 +328,10 @@ func (s *stream) reusable() bool {
 
 func (s *stream) shutdown() { s.Close() }
 
-// failLater posts the handler h (see callN) with (0, err) as the completion of an op
+// failLater posts the handler h (see call) with (0, err) as the completion of an op
 // that could not start.
 func (s *stream) failLater(h unsafe.Pointer, conn bool, err error) {
-	s.c.later(func() { s.callN(h, conn, 0, err) })
+	s.c.later(func() { call(s, h, conn, 0, err) })
 }
 
 // later posts fn as the completion of an op that could not start: counted as work,
@@ -365,7 +355,7 @@ func (s *stream) AsyncRead(b []byte, h func(n int, err error)) {
 	s.startRead(b, true, handler(h), false)
 }
 
-// startRead starts a read into b with the handler h (see callN).
+// startRead starts a read into b with the handler h (see call).
 func (s *stream) startRead(b []byte, full bool, h unsafe.Pointer, conn bool) {
 	c := s.c
 	if c == nil {
@@ -420,14 +410,14 @@ func (s *stream) AsyncReadLent(h func(b LentBuffer, err error)) {
 	s.startLent(handler(h), false)
 }
 
-// startLent starts a lent read with the handler h (see callLent).
+// startLent starts a lent read with the handler h (see call).
 func (s *stream) startLent(h unsafe.Pointer, conn bool) {
 	c := s.c
 	if c == nil {
 		panic("iocontext: read on a stream that was never opened")
 	}
 	if !s.st.takeWith(stReading, connBit(conn)) {
-		c.later(func() { s.callLent(h, conn, LentBuffer{}, ErrBusy) })
+		c.later(func() { call(s, h, conn, LentBuffer{}, ErrBusy) })
 		return
 	}
 	c.addWork()
@@ -455,7 +445,7 @@ func (s *stream) lentDone(op *proactor.Op) {
 		return
 	}
 	h, conn := s.endRead()
-	s.callLent(h, conn, lb, err)
+	call(s, h, conn, lb, err)
 }
 
 // start hands op to the backend, or completes it at once without the backend: with
@@ -503,7 +493,7 @@ func (s *stream) readDone(op *proactor.Op) {
 	total := s.rdone
 	op.Buf = nil
 	h, conn := s.endRead()
-	s.callN(h, conn, total, s.mapErr("read", err))
+	call(s, h, conn, total, s.mapErr("read", err))
 }
 
 // boundHandlers delivers a stream's completions through an executor (SetExecutor). It
@@ -532,27 +522,27 @@ func (s *stream) SetExecutor(ex Executor) {
 	b.readFn = func() {
 		s.rop.Buf = nil
 		h, conn := s.endRead()
-		s.callN(h, conn, b.rn, b.rerr)
+		call(s, h, conn, b.rn, b.rerr)
 	}
 	b.lentFn = func() {
 		lb := b.lb
 		b.lb = LentBuffer{}
 		h, conn := s.endRead()
-		s.callLent(h, conn, lb, b.rerr)
+		call(s, h, conn, lb, b.rerr)
 	}
 	b.writeFn = func() {
 		w := s.w.Load()
 		h, conn := w.h, w.hconn
 		s.endWriter(w)
 		s.st.clear(stWriting)
-		s.callN(h, conn, b.wn, b.werr)
+		call(s, h, conn, b.wn, b.werr)
 	}
 	b.conFn = func() {
 		w := s.w.Load()
 		h, conn := w.h, w.hconn
 		s.endWriter(w)
 		s.st.clear(stWriting)
-		s.callN(h, conn, 0, b.cerr)
+		call(s, h, conn, 0, b.cerr)
 	}
 	s.updateMore(func(m *streamMore) { m.bound = b })
 }
@@ -639,7 +629,7 @@ func (s *stream) AsyncWriteLent(b LentBuffer, h func(n int, err error)) {
 	s.startWrite(b.B, true, b, handler(h), false)
 }
 
-// startWrite starts a write of b with the handler h (see callN); lent, if not zero,
+// startWrite starts a write of b with the handler h (see call); lent, if not zero,
 // is released when it is over.
 func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Pointer, conn bool) {
 	c := s.c
@@ -650,7 +640,7 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Point
 		if lent.c != nil {
 			c.later(func() {
 				lent.Release()
-				s.callN(h, conn, 0, ErrBusy)
+				call(s, h, conn, 0, ErrBusy)
 			})
 			return
 		}
@@ -753,7 +743,7 @@ func (s *stream) writeDone(w *writer) {
 	h, conn, total := w.h, w.hconn, w.done
 	s.endWriter(w)
 	s.st.clear(stWriting)
-	s.callN(h, conn, total, s.mapErr("write", err))
+	call(s, h, conn, total, s.mapErr("write", err))
 }
 
 func (s *stream) connectDone(w *writer) {
@@ -766,7 +756,7 @@ func (s *stream) connectDone(w *writer) {
 	h := w.h
 	s.endWriter(w)
 	s.st.clear(stWriting)
-	s.callN(h, false, 0, s.mapErr("dial", err))
+	call(s, h, false, 0, s.mapErr("dial", err))
 }
 
 // startConnect connects the open stream to sa; h gets the result.
