@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -256,5 +257,64 @@ func TestLentWriteReleasesTheBuffer(t *testing.T) {
 			}()
 			r.b.Release()
 		})
+	})
+}
+
+// TestLentReadLargeMessagesCancelAndClose reads messages large enough for io_uring to
+// read each with a request of its own (lentSingleMin), then cancels and closes while
+// such a read waits: the bytes arrive in order, the cancelled read ends with
+// ErrAborted and a later one gets the data, the closed one ends with an error
+// matching ErrAborted and net.ErrClosed. On every backend.
+func TestLentReadLargeMessagesCancelAndClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t, iocontext.WithLendBuffers(16<<10, 16))
+		startRunners(t, ctx, 2)
+		s, peer := transports[0].pair(t, ctx)
+		defer s.Close()
+		for i := range 4 {
+			msg := bytes.Repeat([]byte{byte('a' + i)}, 4096)
+			ch, h := lentHandler()
+			s.AsyncReadLent(h)
+			peer.Write(msg)
+			var got []byte
+			for {
+				r := recv(t, ch, "lent read of a large message")
+				if r.err != nil {
+					t.Fatalf("message %d: %v", i, r.err)
+				}
+				got = append(got, r.b.B...)
+				r.b.Release()
+				if len(got) >= len(msg) {
+					break
+				}
+				s.AsyncReadLent(h)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("message %d: read %d bytes, not the 4096 sent", i, len(got))
+			}
+		}
+
+		ch, h := lentHandler()
+		s.AsyncReadLent(h)
+		time.Sleep(10 * time.Millisecond) // waiting, in the kernel on io_uring
+		s.Cancel()
+		if r := recv(t, ch, "the cancelled read"); !errors.Is(r.err, iocontext.ErrAborted) || r.b.B != nil {
+			t.Fatalf("cancelled lent read = (%d bytes, %v); want (none, ErrAborted)", len(r.b.B), r.err)
+		}
+		s.AsyncReadLent(h)
+		peer.Write([]byte("after the cancel"))
+		r := recv(t, ch, "a read after the cancel")
+		if r.err != nil || string(r.b.B) != "after the cancel" {
+			t.Fatalf("read after the cancel = (%q, %v)", r.b.B, r.err)
+		}
+		r.b.Release()
+
+		s.AsyncReadLent(h)
+		time.Sleep(10 * time.Millisecond)
+		s.Close()
+		r = recv(t, ch, "the read aborted by Close")
+		if !errors.Is(r.err, iocontext.ErrAborted) || !errors.Is(r.err, net.ErrClosed) || r.b.B != nil {
+			t.Fatalf("lent read at Close = (%d bytes, %v); want (none, ErrAborted and net.ErrClosed)", len(r.b.B), r.err)
+		}
 	})
 }
