@@ -1189,9 +1189,11 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			}
 			if op.Lend && c.Res == -int32(unix.ENOBUFS) && op.abort.Load() == abortNone && !op.FD.Closing() {
 				// Every buffer is lent: the data waits in the socket until a
-				// handler gives one back (ReleaseBuffer restarts the read).
+				// handler gives one back (ReleaseBuffer restarts the read), or the
+				// ring takes more of the spare buffers (restartFreed, below).
 				op.ud = 0
 				u.release(idx, s)
+				u.lend.grow()
 				u.starve(op)
 				continue
 			}

@@ -244,8 +244,11 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 	case errno == unix.ECANCELED:
 		// Cancel, Close or the bound: settled below, at the request's end.
 	case errno == unix.ENOBUFS:
-		// Every buffer is lent: the data waits in the socket. A waiting read joins
-		// the queue of reads waiting for a buffer; the request ends (no F_MORE).
+		// The ring is empty: the data waits in the socket. The ring takes more of
+		// the spare buffers if there are any; a waiting read joins the queue of
+		// reads waiting for a buffer (restarted for them at the end of the reap);
+		// the request ends (no F_MORE).
+		u.lend.grow()
 		if w := rs.waiter; w != nil && !rs.aborted && !f.Closing() {
 			rs.waiter = nil
 			u.waiting--

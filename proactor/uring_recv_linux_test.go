@@ -495,3 +495,94 @@ func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
 	}
 	closeAndReap(t, u, sink, f)
 }
+
+// TestUringLendRingKeepsAHotSet: the ring holds only want buffers and takes back the
+// most recently freed, so a busy connection cycles through a few buffers (that stay in
+// the cache) rather than through the whole pool; reads that find the ring empty while
+// buffers are spare make it hold more, so no read waits for a release while a buffer
+// is free.
+func TestUringLendRingKeepsAHotSet(t *testing.T) {
+	const size, count = 64 << 10, 64
+	u, sink := openUringLend(t, size, count)
+	f, p := registeredPair(t, u)
+	msg := bytes.Repeat([]byte{7}, size)
+	used := map[int32]bool{}
+	op := &Op{Kind: OpRead, FD: f}
+	for i := range 40 {
+		if _, err := unix.Write(p, msg); err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < size; {
+			op.Buf, op.Lend = nil, true
+			u.Submit(op)
+			u.Flush()
+			finishOne(t, u, sink, op)
+			if op.Err != nil || op.N == 0 {
+				t.Fatalf("read %d: (%d, %v)", i, op.N, op.Err)
+			}
+			n += op.N
+			used[op.BufID] = true
+			u.ReleaseBuffer(op.BufID)
+		}
+	}
+	u.mu.Lock()
+	want0, ring, spare := u.lend.want0, u.lend.ring, len(u.lend.spare)
+	u.mu.Unlock()
+	if want0 >= count/2 {
+		t.Fatalf("the ring starts with %d of %d buffers; want fewer", want0, count)
+	}
+	if ring > want0 || ring+spare != count {
+		t.Fatalf("ring %d, spare %d of %d buffers; want the ring at most %d and every buffer in one of them", ring, spare, count, want0)
+	}
+	if len(used) > want0+2 {
+		t.Fatalf("40 reads of %d bytes used %d buffers; want at most %d (the ring's hold and the ones coming back)", size, len(used), want0+2)
+	}
+	closeAndReap(t, u, sink, f)
+
+	// Many connections holding what they read: more than the ring's hold.
+	const conns = 40
+	ops := make([]*Op, conns)
+	for i := range ops {
+		f, p := registeredPair(t, u)
+		if _, err := unix.Write(p, msg); err != nil {
+			t.Fatal(err)
+		}
+		ops[i] = &Op{Kind: OpRead, FD: f, Lend: true}
+		u.Submit(ops[i])
+	}
+	u.Flush()
+	done := map[*Op]bool{}
+	for deadline := time.Now().Add(5 * time.Second); len(done) < conns && time.Now().Before(deadline); {
+		var ready []*Op
+		select {
+		case op := <-sink:
+			ready = append(ready, op)
+		default:
+		}
+		r, err := u.Wait(5*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range append(ready, r...) {
+			if op.Err != nil || op.N == 0 {
+				t.Fatalf("read completed with (%d, %v)", op.N, op.Err)
+			}
+			done[op] = true
+		}
+	}
+	if len(done) < conns {
+		t.Fatalf("%d of %d reads holding their buffers got data with %d buffers in the pool", len(done), conns, count)
+	}
+	u.mu.Lock()
+	want := u.lend.want
+	u.mu.Unlock()
+	if want <= want0 {
+		t.Fatalf("the ring's hold stayed at %d after it ran empty", want)
+	}
+	for _, op := range ops {
+		u.ReleaseBuffer(op.BufID)
+	}
+	for _, op := range ops {
+		closeAndReap(t, u, sink, op.FD)
+	}
+}

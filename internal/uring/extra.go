@@ -61,6 +61,21 @@ func (e *SQE) PrepRecvBundle(fd int, bgid uint16, ud uint64) {
 // RegisterBufRingFlags is RegisterBufRing with registration flags (BufReg.Flags, e.g.
 // PbufRingInc); a kernel that does not know a flag refuses it with EINVAL.
 func (r *Ring) RegisterBufRingFlags(bgid uint16, entries uint32, size int, flags uint16) (*BufRing, error) {
+	b, err := r.RegisterBufRingEmpty(bgid, entries, size, flags)
+	if err != nil {
+		return nil, err
+	}
+	for i := uint32(0); i < entries; i++ {
+		b.Recycle(uint16(i))
+	}
+	b.Advance()
+	return b, nil
+}
+
+// RegisterBufRingEmpty is RegisterBufRingFlags without handing any buffer to the
+// kernel: the caller hands them over with Recycle and Advance, each at most once
+// until the kernel has used it.
+func (r *Ring) RegisterBufRingEmpty(bgid uint16, entries uint32, size int, flags uint16) (*BufRing, error) {
 	if entries == 0 || entries&(entries-1) != 0 || entries > 32768 {
 		return nil, fmt.Errorf("uring: buffer ring entries %d: want a power of two up to 32768", entries)
 	}
@@ -84,9 +99,5 @@ func (r *Ring) RegisterBufRingFlags(bgid uint16, entries uint32, size int, flags
 		b.unmap()
 		return nil, os.NewSyscallError("io_uring_register(PBUF_RING)", err)
 	}
-	for i := uint32(0); i < entries; i++ {
-		b.Recycle(uint16(i))
-	}
-	b.Advance()
 	return b, nil
 }
