@@ -139,6 +139,7 @@ func main() {
 	grace := flag.Duration("grace", 5*time.Second, "how long a drain waits for connections to finish")
 	bufSize := flag.Int("buf", 0, "bytes per read: each lent buffer (default 65536), or each session's own buffer with -lend=false (default 4096)")
 	lendCount := flag.Int("lend-count", 512, "lent buffers (a power of two): reads waiting for data beyond that many wait for a release")
+	budget := flag.Int("budget", 0, "handlers a runner runs between two looks at the kernel (0: the Context's default)")
 	lend := flag.Bool("lend", true, "read into buffers lent by the Context (AsyncReadLent), so an idle connection holds no buffer; false: each session has its own")
 	flag.Parse()
 	log.SetFlags(0)
@@ -154,7 +155,7 @@ func main() {
 	case *bufSize == 0:
 		*bufSize = 4 << 10 // a buffer per connection: kept small
 	}
-	opts := []iocontext.Option{iocontext.WithStats(*stats)}
+	opts := []iocontext.Option{iocontext.WithStats(*stats), iocontext.WithBudget(*budget)}
 	if *lend {
 		opts = append(opts, iocontext.WithLendBuffers(*bufSize, *lendCount))
 	}
