@@ -12,7 +12,8 @@
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
 # coio-uring, asio, asio-uring (built with build-asio.sh, which installs g++ and
-# libasio-dev / liburing-dev when missing). Flags after -- go to every coio server.
+# libasio-dev / liburing-dev when missing), gnet and nbio (bench/servers, one event
+# loop each). Flags after -- go to every coio server.
 #
 # Usage: bench/scripts/pairs.sh [--a coio] [--b asio] [--pairs 6] [--window 3s]
 #          [--configs "64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"]
@@ -56,6 +57,11 @@ case "$a $b" in
   *asio-uring*) "$bench/scripts/build-asio.sh" --uring "$tmp" ;;
   *asio*) "$bench/scripts/build-asio.sh" "$tmp" ;;
 esac
+for peer in gnet nbio; do
+  case " $a $b " in
+    *" $peer "*) (cd "$bench" && go build -o "$tmp/$peer" "./servers/$peer") ;;
+  esac
+done
 
 # start NAME PORT: starts server NAME on 127.0.0.1:PORT, on CPU 0; its pid in spid.
 start() {
@@ -67,6 +73,8 @@ start() {
     coio-uring) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=iouring) ;;
     asio) cmd=("$tmp/asio" -threads 1) ;;
     asio-uring) cmd=("$tmp/asio-uring" -threads 1) ;;
+    gnet) cmd=("$tmp/gnet") ;; # one event loop: GOMAXPROCS=1
+    nbio) cmd=("$tmp/nbio" -npoller 1) ;;
     *) echo "pairs.sh: unknown server $1" >&2; exit 2 ;;
   esac
   env "${env[@]}" GOMAXPROCS=1 taskset -c 0 "${cmd[@]}" -addr "127.0.0.1:$2" >"$tmp/server.log" 2>&1 &
