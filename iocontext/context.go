@@ -41,8 +41,10 @@ func WithBackend(k proactor.Kind) Option { return func(c *config) { c.backend = 
 
 // WithLendBuffers sizes the pool AsyncReadLent borrows from: count buffers of size
 // bytes (default proactor.DefaultLendCount × proactor.DefaultLendSize). On io_uring
-// count must be a power of two up to 32768: the pool is one provided-buffer ring, and
-// a read that finds it empty waits for a release.
+// count must be a power of two up to 32768: the pool is one provided-buffer ring
+// that holds about 1 MiB of the buffers at a time, the most recently released first,
+// so that reads reuse memory that is still in the cache (it takes more as reads need
+// them), and a read that finds every buffer lent waits for a release.
 func WithLendBuffers(size, count int) Option {
 	return func(c *config) { c.lendSize, c.lendCount = size, count }
 }
