@@ -228,8 +228,17 @@ func (c *Context) enter() *runner {
 	copy(rs, old)
 	rs = append(rs, r)
 	c.runners.Store(&rs)
+	c.countRunners(len(rs))
 	c.mu.Unlock()
 	return r
+}
+
+// countRunners tells the backend how many runners there are; c.mu is held, so that
+// the counts arrive in order.
+func (c *Context) countRunners(n int) {
+	if rc, ok := c.be.(proactor.RunnerCounter); ok {
+		rc.SetRunners(n)
+	}
 }
 
 // leave unregisters r; handlers left on its queue move to the shared queue so that the
@@ -248,6 +257,7 @@ func (c *Context) leave(r *runner) {
 		}
 	}
 	c.runners.Store(&rs)
+	c.countRunners(len(rs))
 	for i, o := range c.idle {
 		if o == r {
 			c.idle = append(c.idle[:i], c.idle[i+1:]...)

@@ -70,6 +70,15 @@ type EnterCounter interface {
 	Enters() uint64
 }
 
+// RunnerCounter is implemented by a backend whose best way to read depends on how many
+// goroutines run its Context (io_uring: a multishot recv's completions are posted by
+// task work on the thread that submitted it, and with several runners that thread has
+// often gone to sleep). The Context calls SetRunners with the number of its run calls
+// in flight whenever one starts or ends.
+type RunnerCounter interface {
+	SetRunners(n int)
+}
+
 // InFlighter is implemented by a backend whose aborted ops complete asynchronously
 // (io_uring): InFlight is how many ops' completions are still due, so that a shutdown
 // knows to wait for them.

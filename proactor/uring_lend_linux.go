@@ -177,15 +177,14 @@ func (k *lendBook) push(bid uint16) {
 	k.freed++
 }
 
-// grow doubles want after a receive found the ring empty, and reports whether that
-// handed the kernel any buffer (none were spare: every one is lent or in the ring).
-func (k *lendBook) grow() bool {
+// grow doubles want after a receive found the ring empty and hands the kernel spare
+// buffers up to it; with none spare (every buffer lent or in the ring) it does nothing.
+func (k *lendBook) grow() {
 	if len(k.spare) == 0 {
-		return false
+		return
 	}
 	k.want, k.calm = min(len(k.pieces), 2*k.want), 0
 	k.fill()
-	return true
 }
 
 // valid reports whether id names a buffer of the ring.

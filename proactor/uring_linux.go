@@ -128,8 +128,9 @@ type uringBackend struct {
 	lendSize, lendCount int
 	lend                *lendBook
 	starved             []*Op
-	front               int // restarted reads put back at the head of starved this round (starve)
-	queued              int // bytes multishot recvs received ahead of the reads
+	runners             atomic.Int32 // runners driving the ring (SetRunners)
+	front               int          // restarted reads put back at the head of starved this round (starve)
+	queued              int          // bytes multishot recvs received ahead of the reads
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState

@@ -586,3 +586,68 @@ func TestUringLendRingKeepsAHotSet(t *testing.T) {
 		closeAndReap(t, u, sink, op.FD)
 	}
 }
+
+// TestUringLentReadsWithRunnersUseRequests: with more than one runner every lent
+// read is a request of its own (a multishot recv armed before is cancelled at its
+// next completion); with one again, reads share the multishot recv.
+func TestUringLentReadsWithRunnersUseRequests(t *testing.T) {
+	u, sink := openUringLend(t, 4096, 16)
+	f, b := registeredPair(t, u)
+	op := &Op{Kind: OpRead, FD: f}
+	armed := func() bool {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return recvOf(f).armed
+	}
+	var want, got []byte
+	read := func(v byte) {
+		t.Helper()
+		op.Buf, op.Lend = nil, true
+		u.Submit(op)
+		u.Flush()
+		reap(t, u, 3*time.Millisecond)
+		msg := bytes.Repeat([]byte{v}, 100)
+		want = append(want, msg...)
+		if _, err := unix.Write(b, msg); err != nil {
+			t.Fatal(err)
+		}
+		finishOne(t, u, sink, op)
+		if op.Err != nil {
+			t.Fatal(op.Err)
+		}
+		got = append(got, op.Buf[:op.N]...)
+		u.ReleaseBuffer(op.BufID)
+	}
+
+	u.SetRunners(1)
+	read(1)
+	if !armed() {
+		t.Fatal("one runner: the multishot recv is not armed")
+	}
+	u.SetRunners(2)
+	read(2) // the armed request delivers it, and is cancelled
+	reap(t, u, 5*time.Millisecond)
+	if armed() {
+		t.Fatal("two runners: the multishot recv is still armed")
+	}
+	tail := u.ring.SQTail()
+	for v := byte(3); v < 6; v++ {
+		read(v)
+	}
+	if reqs := u.ring.SQTail() - tail; reqs != 3 {
+		t.Fatalf("two runners: %d requests for 3 reads; want 3", reqs)
+	}
+	if armed() {
+		t.Fatal("two runners: a multishot recv was armed")
+	}
+	u.SetRunners(1)
+	read(6)
+	read(7)
+	if !armed() {
+		t.Fatal("one runner again: the multishot recv is not armed")
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes; want the %d sent, in order", len(got), len(want))
+	}
+	closeAndReap(t, u, sink, f)
+}

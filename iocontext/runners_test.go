@@ -1,0 +1,67 @@
+package iocontext_test
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coionet/coio/iocontext"
+	"github.com/coionet/coio/proactor"
+)
+
+// runnerCounting records what the Context tells its backend about its runners.
+type runnerCounting struct {
+	proactor.Backend
+	mu   sync.Mutex
+	seen []int
+}
+
+func (r *runnerCounting) SetRunners(n int) {
+	r.mu.Lock()
+	r.seen = append(r.seen, n)
+	r.mu.Unlock()
+}
+
+func (r *runnerCounting) counts() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.seen)
+}
+
+// TestContextTellsBackendItsRunners: a backend that reads differently with one runner
+// and with several (io_uring) hears of every run call that starts or ends.
+func TestContextTellsBackendItsRunners(t *testing.T) {
+	ctx, err := iocontext.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	rc := &runnerCounting{}
+	iocontext.WrapBackend(ctx, func(be proactor.Backend) proactor.Backend {
+		rc.Backend = be
+		return rc
+	})
+	guard := iocontext.NewWorkGuard(ctx)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx.Run()
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); !slices.Contains(rc.counts(), 2); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backend heard %v; want 2 runners at some point", rc.counts())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	guard.Reset()
+	ctx.Stop()
+	wg.Wait()
+	got := rc.counts()
+	if want := []int{1, 2, 1, 0}; !slices.Equal(got, want) {
+		t.Fatalf("the backend heard %v; want %v", got, want)
+	}
+}
