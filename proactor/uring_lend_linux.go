@@ -38,6 +38,7 @@ type lendBook struct {
 	want  int      // buffers the ring is kept at while spare ones remain
 	want0 int      // want's start and floor
 	calm  int      // buffers freed since want last changed
+	grew  bool     // want grew during this reap
 }
 
 // lendHotBytes is the ring's starting hold on an incremental ring: enough for the
@@ -153,6 +154,11 @@ func (k *lendBook) free(bid uint16) {
 		return
 	}
 	k.spare = append(k.spare, bid)
+	// A buffer given back restarts one read waiting for a buffer, wherever it goes:
+	// the ring holds want, so the read finds one, or it finds none and its ENOBUFS
+	// grows the ring. Counting only pushes left a read with data waiting for good
+	// behind reads restarted into idle sockets (found by review).
+	k.freed++
 }
 
 // fill hands spare buffers to the kernel, the most recently freed first, until the
@@ -179,13 +185,18 @@ func (k *lendBook) push(bid uint16) {
 
 // grow doubles want after a receive found the ring empty and hands the kernel spare
 // buffers up to it; with none spare (every buffer lent or in the ring) it does nothing.
+// It doubles once per reap (endReap): the receives that found the ring empty in one
+// batch of completions are one shortage, not many.
 func (k *lendBook) grow() {
-	if len(k.spare) == 0 {
+	if len(k.spare) == 0 || k.grew {
 		return
 	}
-	k.want, k.calm = min(len(k.pieces), 2*k.want), 0
+	k.want, k.calm, k.grew = min(len(k.pieces), 2*k.want), 0, true
 	k.fill()
 }
+
+// endReap marks the end of a batch of completions.
+func (k *lendBook) endReap() { k.grew = false }
 
 // valid reports whether id names a buffer of the ring.
 func (k *lendBook) valid(id int32) bool { return id >= 0 && int(id) < len(k.pieces) }

@@ -1213,6 +1213,9 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			done = append(done, completion{op: op, n: n, err: err})
 		}
 	}
+	if u.lend != nil {
+		u.lend.endReap()
+	}
 	u.restartFreed() // submitted by the waiter's next enter
 	u.mu.Unlock()
 	for i := range done {

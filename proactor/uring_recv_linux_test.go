@@ -651,3 +651,91 @@ func TestUringLentReadsWithRunnersUseRequests(t *testing.T) {
 	}
 	closeAndReap(t, u, sink, f)
 }
+
+// TestUringStarvedReadBehindIdleReadsGetsABuffer: every buffer given back restarts a
+// read waiting for one, including a buffer that goes to the spare stack because the
+// ring already holds want. Reads restarted into idle sockets take no buffer, so a read
+// queued behind them, with data in its socket, must still be restarted.
+func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
+	const size, count = 64 << 10, 32
+	u, sink := openUringLend(t, size, count)
+	fa, pa := registeredPair(t, u)
+	msg := bytes.Repeat([]byte{7}, size)
+	var held []int32
+	for range count { // every buffer lent
+		if _, err := unix.Write(pa, msg); err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < size; {
+			op := &Op{Kind: OpRead, FD: fa, Lend: true}
+			u.Submit(op)
+			u.Flush()
+			finishOne(t, u, sink, op)
+			if op.Err != nil || op.N == 0 {
+				t.Fatalf("read filling the pool: (%d, %v)", op.N, op.Err)
+			}
+			n += op.N
+			held = append(held, op.BufID)
+		}
+	}
+	u.mu.Lock()
+	want0 := u.lend.want0
+	u.mu.Unlock()
+
+	first, p0 := registeredPair(t, u)
+	unix.Write(p0, []byte("y0"))
+	op0 := &Op{Kind: OpRead, FD: first, Lend: true}
+	u.Submit(op0)
+	u.Flush()
+	reap(t, u, 20*time.Millisecond)
+	var idle []*Op
+	for range want0 { // as many reads as the ring holds, on sockets with no data
+		f, _ := registeredPair(t, u)
+		op := &Op{Kind: OpRead, FD: f, Lend: true}
+		idle = append(idle, op)
+		u.Submit(op)
+	}
+	last, p1 := registeredPair(t, u)
+	unix.Write(p1, []byte("hi"))
+	op1 := &Op{Kind: OpRead, FD: last, Lend: true}
+	u.Submit(op1)
+	u.Flush()
+	reap(t, u, 20*time.Millisecond)
+
+	for _, id := range held {
+		u.ReleaseBuffer(id)
+	}
+	got := map[*Op]bool{}
+	for deadline := time.Now().Add(3 * time.Second); !(got[op0] && got[op1]) && time.Now().Before(deadline); {
+		var ready []*Op
+		select {
+		case op := <-sink:
+			ready = append(ready, op)
+		default:
+		}
+		r, err := u.Wait(5*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range append(ready, r...) {
+			if op.Err != nil || op.N == 0 {
+				t.Fatalf("read completed with (%d, %v)", op.N, op.Err)
+			}
+			got[op] = true
+			u.ReleaseBuffer(op.BufID)
+		}
+	}
+	if !got[op0] || !got[op1] {
+		u.mu.Lock()
+		st, ring, spare := len(u.starved), u.lend.ring, len(u.lend.spare)
+		u.mu.Unlock()
+		t.Fatalf("reads with data done: first %v, last %v; %d reads wait for a buffer with %d in the ring and %d spare",
+			got[op0], got[op1], st, ring, spare)
+	}
+	for _, op := range idle {
+		closeAndReap(t, u, sink, op.FD)
+	}
+	for _, f := range []*FD{first, last, fa} {
+		closeAndReap(t, u, sink, f)
+	}
+}
