@@ -164,15 +164,15 @@ func (k *lendBook) free(bid uint16) {
 // fill hands spare buffers to the kernel, the most recently freed first, until the
 // ring holds want of them.
 func (k *lendBook) fill() {
-	if k.ring >= k.want || len(k.spare) == 0 {
-		return
-	}
-	for k.ring < k.want && len(k.spare) > 0 {
+	pushed := false
+	for ; k.ring < k.want && len(k.spare) > 0; pushed = true {
 		bid := k.spare[len(k.spare)-1]
 		k.spare = k.spare[:len(k.spare)-1]
 		k.push(bid)
 	}
-	k.bufs.Advance()
+	if pushed {
+		k.bufs.Advance()
+	}
 }
 
 // push puts buffer bid in the ring; Advance publishes it.

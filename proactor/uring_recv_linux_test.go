@@ -94,6 +94,91 @@ func lentRead(t *testing.T, u *uringBackend, sink chanSink, op *Op) ([]byte, err
 	return b, nil
 }
 
+// waitingReads reads messages on one descriptor as a server does: each lent read
+// starts before its data is written to the peer (b). got and want collect the bytes.
+type waitingReads struct {
+	t         *testing.T
+	u         *uringBackend
+	sink      chanSink
+	op        *Op
+	b         int
+	got, want []byte
+}
+
+func newWaitingReads(t *testing.T, u *uringBackend, sink chanSink, f *FD, b int) *waitingReads {
+	return &waitingReads{t: t, u: u, sink: sink, op: &Op{Kind: OpRead, FD: f}, b: b}
+}
+
+// read starts a read, then sends n bytes of v and takes what the read gets.
+func (w *waitingReads) read(n int, v byte) {
+	w.t.Helper()
+	op := w.op
+	op.Buf, op.Lend = nil, true
+	w.u.Submit(op)
+	w.u.Flush()
+	reap(w.t, w.u, 3*time.Millisecond)
+	msg := bytes.Repeat([]byte{v}, n)
+	w.want = append(w.want, msg...)
+	if _, err := unix.Write(w.b, msg); err != nil {
+		w.t.Fatal(err)
+	}
+	finishOne(w.t, w.u, w.sink, op)
+	if op.Err != nil {
+		w.t.Fatal(op.Err)
+	}
+	w.got = append(w.got, op.Buf[:op.N]...)
+	w.u.ReleaseBuffer(op.BufID)
+}
+
+// inOrder fails unless every byte sent arrived, in order.
+func (w *waitingReads) inOrder() {
+	w.t.Helper()
+	if !bytes.Equal(w.got, w.want) {
+		w.t.Fatalf("read %d bytes; want the %d sent, in order", len(w.got), len(w.want))
+	}
+}
+
+// lentReadAll writes msg to the peer p and reads it back on f with lent reads, handing
+// every completed read to each (which releases what it wants released).
+func lentReadAll(t *testing.T, u *uringBackend, sink chanSink, f *FD, p int, msg []byte, each func(*Op)) {
+	t.Helper()
+	if _, err := unix.Write(p, msg); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(msg); {
+		op := &Op{Kind: OpRead, FD: f, Lend: true}
+		u.Submit(op)
+		u.Flush()
+		finishOne(t, u, sink, op)
+		if op.Err != nil || op.N == 0 {
+			t.Fatalf("lent read: (%d, %v)", op.N, op.Err)
+		}
+		n += op.N
+		each(op)
+	}
+}
+
+// collect runs the backend for up to d, until done reports true, handing every op that
+// completes (from the sink or from Wait) to each.
+func collect(t *testing.T, u *uringBackend, sink chanSink, d time.Duration, done func() bool, each func(*Op)) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !done() && time.Now().Before(deadline); {
+		var ready []*Op
+		select {
+		case op := <-sink:
+			ready = append(ready, op)
+		default:
+		}
+		r, err := u.Wait(5*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range append(ready, r...) {
+			each(op)
+		}
+	}
+}
+
 // TestUringLentReadsShareOneRequest: with the multishot recv, many lent reads cost one
 // request; data that arrives while no read waits is kept, in order, up to the bound,
 // and the rest stays in the socket until the reads catch up.
@@ -405,25 +490,13 @@ func TestUringStarvedReadsAllRestarted(t *testing.T) {
 		u.ReleaseBuffer(id)
 	}
 	done := map[*Op]bool{}
-	for deadline := time.Now().Add(3 * time.Second); len(done) < 3 && time.Now().Before(deadline); {
-		var ready []*Op
-		select {
-		case op := <-sink:
-			ready = append(ready, op)
-		default:
+	collect(t, u, sink, 3*time.Second, func() bool { return len(done) == 3 }, func(op *Op) {
+		if op.Err != nil || string(op.Buf[:op.N]) != "hi" {
+			t.Fatalf("starved read completed with (%q, %v); want \"hi\"", op.Buf[:op.N], op.Err)
 		}
-		r, err := u.Wait(5*time.Millisecond, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, op := range append(ready, r...) {
-			if op.Err != nil || string(op.Buf[:op.N]) != "hi" {
-				t.Fatalf("starved read completed with (%q, %v); want \"hi\"", op.Buf[:op.N], op.Err)
-			}
-			u.ReleaseBuffer(op.BufID)
-			done[op] = true
-		}
-	}
+		u.ReleaseBuffer(op.BufID)
+		done[op] = true
+	})
 	if len(done) < 3 {
 		t.Fatalf("%d of 3 reads waiting for a buffer completed after both buffers came back", len(done))
 	}
@@ -436,63 +509,37 @@ func TestUringStarvedReadsAllRestarted(t *testing.T) {
 func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
 	u, sink := openUringLend(t, 16<<10, 16)
 	f, b := registeredPair(t, u)
-	op := &Op{Kind: OpRead, FD: f}
+	w := newWaitingReads(t, u, sink, f, b)
 	state := func() (armed, single bool) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		rs := recvOf(f)
 		return rs.armed, rs.single
 	}
-	var want, got []byte
-	send := func(n int, v byte) {
-		msg := bytes.Repeat([]byte{v}, n)
-		want = append(want, msg...)
-		if _, err := unix.Write(b, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// readWaiting starts a read before its data is sent, as a server's reads do.
-	readWaiting := func(n int, v byte) {
-		t.Helper()
-		op.Buf, op.Lend = nil, true
-		u.Submit(op)
-		u.Flush()
-		reap(t, u, 3*time.Millisecond)
-		send(n, v)
-		finishOne(t, u, sink, op)
-		if op.Err != nil {
-			t.Fatal(op.Err)
-		}
-		got = append(got, op.Buf[:op.N]...)
-		u.ReleaseBuffer(op.BufID)
-	}
-
-	readWaiting(100, 1)
+	w.read(100, 1)
 	if armed, single := state(); !armed || single {
 		t.Fatalf("after a small message: armed %v, single %v; want the multishot recv armed", armed, single)
 	}
-	readWaiting(lentSingleMin, 2)
+	w.read(lentSingleMin, 2)
 	reap(t, u, 5*time.Millisecond) // the cancel lands
 	if armed, single := state(); armed || !single {
 		t.Fatalf("after a %d-byte message: armed %v, single %v; want requests per read", lentSingleMin, armed, single)
 	}
 	tail := u.ring.SQTail()
-	readWaiting(4096, 3)
-	readWaiting(4096, 4)
+	w.read(4096, 3)
+	w.read(4096, 4)
 	if armed, single := state(); armed || !single {
 		t.Fatalf("reading large messages: armed %v, single %v; want requests per read", armed, single)
 	}
 	if reqs := u.ring.SQTail() - tail; reqs != 2 {
 		t.Fatalf("%d requests for 2 reads in request mode; want 2", reqs)
 	}
-	readWaiting(lentMultiMax-1, 5) // small again
-	readWaiting(100, 6)
+	w.read(lentMultiMax-1, 5) // small again
+	w.read(100, 6)
 	if armed, single := state(); !armed || single {
 		t.Fatalf("after small messages: armed %v, single %v; want the multishot recv again", armed, single)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("read %d bytes; want the %d sent, in order", len(got), len(want))
-	}
+	w.inOrder()
 	closeAndReap(t, u, sink, f)
 }
 
@@ -507,23 +554,11 @@ func TestUringLendRingKeepsAHotSet(t *testing.T) {
 	f, p := registeredPair(t, u)
 	msg := bytes.Repeat([]byte{7}, size)
 	used := map[int32]bool{}
-	op := &Op{Kind: OpRead, FD: f}
-	for i := range 40 {
-		if _, err := unix.Write(p, msg); err != nil {
-			t.Fatal(err)
-		}
-		for n := 0; n < size; {
-			op.Buf, op.Lend = nil, true
-			u.Submit(op)
-			u.Flush()
-			finishOne(t, u, sink, op)
-			if op.Err != nil || op.N == 0 {
-				t.Fatalf("read %d: (%d, %v)", i, op.N, op.Err)
-			}
-			n += op.N
+	for range 40 {
+		lentReadAll(t, u, sink, f, p, msg, func(op *Op) {
 			used[op.BufID] = true
 			u.ReleaseBuffer(op.BufID)
-		}
+		})
 	}
 	u.mu.Lock()
 	want0, ring, spare := u.lend.want0, u.lend.ring, len(u.lend.spare)
@@ -552,24 +587,12 @@ func TestUringLendRingKeepsAHotSet(t *testing.T) {
 	}
 	u.Flush()
 	done := map[*Op]bool{}
-	for deadline := time.Now().Add(5 * time.Second); len(done) < conns && time.Now().Before(deadline); {
-		var ready []*Op
-		select {
-		case op := <-sink:
-			ready = append(ready, op)
-		default:
+	collect(t, u, sink, 5*time.Second, func() bool { return len(done) == conns }, func(op *Op) {
+		if op.Err != nil || op.N == 0 {
+			t.Fatalf("read completed with (%d, %v)", op.N, op.Err)
 		}
-		r, err := u.Wait(5*time.Millisecond, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, op := range append(ready, r...) {
-			if op.Err != nil || op.N == 0 {
-				t.Fatalf("read completed with (%d, %v)", op.N, op.Err)
-			}
-			done[op] = true
-		}
-	}
+		done[op] = true
+	})
 	if len(done) < conns {
 		t.Fatalf("%d of %d reads holding their buffers got data with %d buffers in the pool", len(done), conns, count)
 	}
@@ -593,46 +616,26 @@ func TestUringLendRingKeepsAHotSet(t *testing.T) {
 func TestUringLentReadsWithRunnersUseRequests(t *testing.T) {
 	u, sink := openUringLend(t, 4096, 16)
 	f, b := registeredPair(t, u)
-	op := &Op{Kind: OpRead, FD: f}
+	w := newWaitingReads(t, u, sink, f, b)
 	armed := func() bool {
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		return recvOf(f).armed
 	}
-	var want, got []byte
-	read := func(v byte) {
-		t.Helper()
-		op.Buf, op.Lend = nil, true
-		u.Submit(op)
-		u.Flush()
-		reap(t, u, 3*time.Millisecond)
-		msg := bytes.Repeat([]byte{v}, 100)
-		want = append(want, msg...)
-		if _, err := unix.Write(b, msg); err != nil {
-			t.Fatal(err)
-		}
-		finishOne(t, u, sink, op)
-		if op.Err != nil {
-			t.Fatal(op.Err)
-		}
-		got = append(got, op.Buf[:op.N]...)
-		u.ReleaseBuffer(op.BufID)
-	}
-
 	u.SetRunners(1)
-	read(1)
+	w.read(100, 1)
 	if !armed() {
 		t.Fatal("one runner: the multishot recv is not armed")
 	}
 	u.SetRunners(2)
-	read(2) // the armed request delivers it, and is cancelled
+	w.read(100, 2) // the armed request delivers it, and is cancelled
 	reap(t, u, 5*time.Millisecond)
 	if armed() {
 		t.Fatal("two runners: the multishot recv is still armed")
 	}
 	tail := u.ring.SQTail()
 	for v := byte(3); v < 6; v++ {
-		read(v)
+		w.read(100, v)
 	}
 	if reqs := u.ring.SQTail() - tail; reqs != 3 {
 		t.Fatalf("two runners: %d requests for 3 reads; want 3", reqs)
@@ -641,14 +644,12 @@ func TestUringLentReadsWithRunnersUseRequests(t *testing.T) {
 		t.Fatal("two runners: a multishot recv was armed")
 	}
 	u.SetRunners(1)
-	read(6)
-	read(7)
+	w.read(100, 6)
+	w.read(100, 7)
 	if !armed() {
 		t.Fatal("one runner again: the multishot recv is not armed")
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("read %d bytes; want the %d sent, in order", len(got), len(want))
-	}
+	w.inOrder()
 	closeAndReap(t, u, sink, f)
 }
 
@@ -663,20 +664,7 @@ func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
 	msg := bytes.Repeat([]byte{7}, size)
 	var held []int32
 	for range count { // every buffer lent
-		if _, err := unix.Write(pa, msg); err != nil {
-			t.Fatal(err)
-		}
-		for n := 0; n < size; {
-			op := &Op{Kind: OpRead, FD: fa, Lend: true}
-			u.Submit(op)
-			u.Flush()
-			finishOne(t, u, sink, op)
-			if op.Err != nil || op.N == 0 {
-				t.Fatalf("read filling the pool: (%d, %v)", op.N, op.Err)
-			}
-			n += op.N
-			held = append(held, op.BufID)
-		}
+		lentReadAll(t, u, sink, fa, pa, msg, func(op *Op) { held = append(held, op.BufID) })
 	}
 	u.mu.Lock()
 	want0 := u.lend.want0
@@ -706,25 +694,13 @@ func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
 		u.ReleaseBuffer(id)
 	}
 	got := map[*Op]bool{}
-	for deadline := time.Now().Add(3 * time.Second); !(got[op0] && got[op1]) && time.Now().Before(deadline); {
-		var ready []*Op
-		select {
-		case op := <-sink:
-			ready = append(ready, op)
-		default:
+	collect(t, u, sink, 3*time.Second, func() bool { return got[op0] && got[op1] }, func(op *Op) {
+		if op.Err != nil || op.N == 0 {
+			t.Fatalf("read completed with (%d, %v)", op.N, op.Err)
 		}
-		r, err := u.Wait(5*time.Millisecond, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, op := range append(ready, r...) {
-			if op.Err != nil || op.N == 0 {
-				t.Fatalf("read completed with (%d, %v)", op.N, op.Err)
-			}
-			got[op] = true
-			u.ReleaseBuffer(op.BufID)
-		}
-	}
+		got[op] = true
+		u.ReleaseBuffer(op.BufID)
+	})
 	if !got[op0] || !got[op1] {
 		u.mu.Lock()
 		st, ring, spare := len(u.starved), u.lend.ring, len(u.lend.spare)
