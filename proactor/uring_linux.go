@@ -80,6 +80,8 @@ type completion struct {
 	n   int
 	err error
 	fd  *FD // a reference to drop instead (cancel completions)
+
+	perform bool // op is a bulk read made ready: it goes to the runner unfinished
 }
 
 // acceptBacklog caps the connections a multishot accept takes ahead of the
@@ -131,6 +133,7 @@ type uringBackend struct {
 	runners             atomic.Int32 // runners driving the ring (SetRunners)
 	front               int          // restarted reads put back at the head of starved this round (starve)
 	queued              int          // bytes multishot recvs received ahead of the reads
+	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState
@@ -461,17 +464,9 @@ func (u *uringBackend) Submit(op *Op) {
 		return
 	}
 	u.mu.Lock()
-	if u.closed {
+	if err := u.refused(f); err != nil {
 		u.mu.Unlock()
-		finish(op, 0, errClosed)
-		u.sink.Complete(op)
-		return
-	}
-	if f.Closing() {
-		// Close has taken the lock or is about to: its cancel may already be queued
-		// ahead of this request and would miss it.
-		u.mu.Unlock()
-		finish(op, 0, ErrAbortedClosed)
+		finish(op, 0, err)
 		u.sink.Complete(op)
 		return
 	}
@@ -502,6 +497,21 @@ func (u *uringBackend) Submit(op *Op) {
 		u.mu.Unlock()
 		return
 	}
+	if op.Kind == OpWrite && recvOf(f).bulk && op.vec() == nil {
+		// A bulk descriptor's write is made now (uring_bulk_linux.go).
+		u.mu.Unlock()
+		if u.sendNow(op) {
+			u.sink.Complete(op)
+			return
+		}
+		u.mu.Lock()
+		if err := u.refused(f); err != nil {
+			u.mu.Unlock()
+			finish(op, 0, err)
+			u.sink.Complete(op)
+			return
+		}
+	}
 	idx, s, ud := u.track(op)
 	if err := u.prep(op, s, ud); err != nil {
 		u.release(idx, s)
@@ -513,6 +523,19 @@ func (u *uringBackend) Submit(op *Op) {
 	op.ud = ud
 	u.ring.Publish()
 	u.mu.Unlock()
+}
+
+// refused says why a new request on f cannot be made, or nil; mu is held. A closing
+// f refuses it because Close has taken the lock or is about to: its cancel may already
+// be queued ahead of the request and would miss it.
+func (u *uringBackend) refused(f *FD) error {
+	switch {
+	case u.closed:
+		return errClosed
+	case f.Closing():
+		return ErrAbortedClosed
+	}
+	return nil
 }
 
 // prep fills a submission entry for op; mu is held. It fails with ErrAbortedClosed
@@ -905,9 +928,6 @@ func (u *uringBackend) TryNow(op *Op) bool {
 	return true
 }
 
-// Perform is never needed: Wait returns finished ops only.
-func (u *uringBackend) Perform(op *Op) bool { return true }
-
 // settleStarved aborts f's reads waiting for a buffer and hands them to the sink; it
 // reports how many.
 func (u *uringBackend) settleStarved(f *FD) int {
@@ -934,6 +954,7 @@ func (u *uringBackend) settleStarved(f *FD) int {
 		}
 	}
 	done = u.settleRecv(f, done)
+	u.abortReadied(f)
 	if len(u.starved) == 0 && len(done) == 0 {
 		if u.lend != nil {
 			u.lend.freed = 0
@@ -1029,6 +1050,12 @@ func (u *uringBackend) CancelOp(op *Op) bool {
 		u.mu.Unlock()
 		finish(op, 0, ErrAborted)
 		u.sink.Complete(op)
+		return true
+	}
+	if op.state == stateTransit {
+		// A bulk read made ready: Perform aborts it instead of reading.
+		op.abort.Store(abortCancel)
+		u.mu.Unlock()
 		return true
 	}
 	if op.Lend && u.cancelLent(op) {
@@ -1176,6 +1203,13 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				continue // stale: cannot happen while slots are freed only here
 			}
 			op := s.op
+			if op.state == stateParked {
+				// A bulk read's poll (uring_bulk_linux.go).
+				op.ud = 0
+				u.release(idx, s)
+				done = u.polled(op, c.Res, done)
+				continue
+			}
 			if op.Lend && c.Flags&uring.CQEFBuffer != 0 {
 				bid := uint16(c.Flags >> uring.CQEBufferShift)
 				if c.Res > 0 {
@@ -1184,6 +1218,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 					if c.Res < lentMultiMax && uringMultishotRecv.Load() {
 						recvOf(op.FD).single = false // small messages: multishot again
 					}
+					u.becomeBulk(op.FD, c.Res)
 				} else {
 					u.lend.untaken(bid) // an error or the end of stream: nothing to lend
 				}
@@ -1222,6 +1257,13 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 		d := &done[i]
 		if d.op == nil {
 			d.fd.Release()
+			continue
+		}
+		if d.perform {
+			// Not finished: the op keeps its reference on the descriptor until
+			// Perform has made the read.
+			ready = append(ready, d.op)
+			done[i] = completion{}
 			continue
 		}
 		finish(d.op, d.n, d.err)

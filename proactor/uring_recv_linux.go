@@ -82,6 +82,7 @@ type uringRecv struct {
 	end     bool       // after the queue, the end of stream (errno 0) or errno is next
 	errno   uint16     // (over wdry)
 	single  bool       // large messages: reads make a request each (see lentSingleMin)
+	bulk    bool       // bulk transfers: reads wait for readiness and copy when due (lentBulkMin)
 }
 
 // reset clears the state for a newly registered descriptor. It leaves the word of
@@ -90,7 +91,7 @@ type uringRecv struct {
 func (rs *uringRecv) reset() {
 	rs.waiter, rs.q = nil, nil
 	rs.idx, rs.gen, rs.errno = 0, 0, 0
-	rs.armed, rs.capped, rs.aborted, rs.end, rs.single = false, false, false, false, false
+	rs.armed, rs.capped, rs.aborted, rs.end, rs.single, rs.bulk = false, false, false, false, false, false
 }
 
 // recvOf returns f's multishot read state.
@@ -352,8 +353,18 @@ func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []co
 	return append(done, d)
 }
 
-// recvOnce submits op as a single lent recv request; mu is held.
+// recvOnce submits op as a single lent read: a recv request, or on a bulk descriptor
+// a wait for readiness (pollRead); mu is held.
 func (u *uringBackend) recvOnce(op *Op) {
+	if recvOf(op.FD).bulk {
+		u.pollRead(op)
+		return
+	}
+	u.recvRequest(op)
+}
+
+// recvRequest submits op as a lent recv request; mu is held.
+func (u *uringBackend) recvRequest(op *Op) {
 	_, _, ud := u.track(op)
 	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
 	op.ud = ud

@@ -1,0 +1,201 @@
+package proactor
+
+import (
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bulk transfers on io_uring. A request copies its data when the kernel runs it: a
+// recv request at the enter that submits it (or when data arrives), a send at the
+// enter after its handler. Between a connection's receive and the send that forwards
+// it lie the receives and sends of every other connection served in the same round,
+// and when each moves tens of kilobytes the round outgrows the cache: at 4 KiB × 100
+// connections × depth 16 (64 KiB a receive) the send's copy out of the lent buffer cost
+// twice gnet's, whose read and write of a connection follow each other.
+//
+// A descriptor whose lent reads return lentBulkMin or more (uringRecv.bulk) therefore
+// reads the way the reactive backends do: its read waits for readiness (a poll
+// request, stateParked), goes to the runner unfinished (NeedsPerform, stateTransit),
+// and Perform copies the data with recv(2) into the buffer freed last (the top of the
+// lend ring's spare stack) just before the handler runs; the write the handler starts
+// is made at once with send(2) (sendNow), and goes to the ring only if the socket is
+// full. A read that returns less than lentSingleMin ends the mode. Measured
+// (ARCHITECTURE.md, "Bulk transfers copy when due"): ...
+//
+// The mode needs buffers spare outside the ring, which only an incremental ring keeps
+// (a plain one holds them all), and not all of them handed to the ring (lendBook.want)
+// or lent: a descriptor becomes a bulk one only while some are spare, and stops being
+// one when Perform finds none.
+
+// lentBulkMin is the lent read that makes a descriptor a bulk one: four 4 KiB messages.
+const lentBulkMin = 16 << 10
+
+// uringBulk says whether descriptors may become bulk ones; cleared by tests of the
+// request path.
+var uringBulk atomic.Bool
+
+func init() { uringBulk.Store(true) }
+
+// becomeBulk makes f a bulk descriptor after a lent read of n bytes, if buffers are
+// spare for Perform to read into; mu is held.
+func (u *uringBackend) becomeBulk(f *FD, n int32) {
+	if n >= lentBulkMin && len(u.lend.spare) > 0 && uringBulk.Load() {
+		recvOf(f).bulk = true
+	}
+}
+
+// pollRead submits bulk read op as a wait for readiness; mu is held. The poll is a
+// request like any other (op.ud, cancelled by CancelOp, Cancel and Close).
+func (u *uringBackend) pollRead(op *Op) {
+	_, _, ud := u.track(op)
+	op.state = stateParked
+	u.sqe().PrepPollAdd(op.FD.Sysfd, unix.POLLIN|unix.POLLRDHUP, false, ud)
+	op.ud = ud
+	u.ring.Publish()
+}
+
+// polled handles the completion (res) of bulk read op's poll, whose slot is released;
+// mu is held. A readable descriptor sends op to the runner unfinished, listed in
+// readied until Perform; anything else finishes it.
+func (u *uringBackend) polled(op *Op, res int32, done []completion) []completion {
+	op.state = stateIdle
+	f := op.FD
+	switch a := op.abort.Load(); {
+	case a != abortNone:
+		return append(done, completion{op: op, err: abortErr(a)})
+	case f.Closing():
+		return append(done, completion{op: op, err: ErrAbortedClosed})
+	case res == -int32(unix.ECANCELED):
+		return append(done, completion{op: op, err: ErrAborted})
+	case res < 0:
+		return append(done, completion{op: op, err: unix.Errno(-res)})
+	}
+	// POLLERR and POLLHUP count as readable: the read reports them.
+	op.state = stateTransit
+	op.BufID = int32(len(u.readied)) // its place in readied until Perform
+	u.readied = append(u.readied, op)
+	op.NeedsPerform = true
+	return append(done, completion{op: op, perform: true})
+}
+
+// unready takes op out of readied; mu is held.
+func (u *uringBackend) unready(op *Op) {
+	i, last := op.BufID, len(u.readied)-1
+	if m := u.readied[last]; m != op {
+		u.readied[i], m.BufID = m, i
+	}
+	u.readied[last] = nil
+	u.readied = u.readied[:last]
+	op.state, op.BufID = stateIdle, 0
+}
+
+// abortReadied marks f's bulk reads waiting for Perform as cancelled: Perform finishes
+// them with ErrAborted (ErrAbortedClosed once f is closing) instead of reading. mu is
+// held.
+func (u *uringBackend) abortReadied(f *FD) {
+	for _, op := range u.readied {
+		if op.FD == f {
+			op.abort.Store(abortCancel)
+		}
+	}
+}
+
+// Perform makes a bulk read that Wait returned ready: it copies what the socket holds
+// into a spare lent buffer, just before the handler. If the socket turns out empty the
+// read waits for readiness again (false).
+func (u *uringBackend) Perform(op *Op) bool {
+	if !op.NeedsPerform {
+		return true
+	}
+	op.NeedsPerform = false
+	f := op.FD
+	u.mu.Lock()
+	u.unready(op)
+	if u.closed || f.Closing() || op.abort.Load() != abortNone {
+		u.mu.Unlock()
+		op.Buf = nil
+		finish(op, 0, abortedErr(f))
+		return true
+	}
+	k := u.lend
+	if len(k.spare) == 0 {
+		// Every buffer is in the ring or lent: a recv request takes one from the
+		// ring (or waits for one, as any lent read does), and the descriptor reads
+		// with requests until a large read finds buffers spare again.
+		recvOf(f).bulk = false
+		u.recvRequest(op)
+		u.mu.Unlock()
+		return false
+	}
+	bid := k.spare[len(k.spare)-1]
+	k.spare = k.spare[:len(k.spare)-1]
+	k.pieces[bid] = 1 // lent before the syscall: a concurrent free cannot take it
+	k.lent++
+	u.mu.Unlock()
+
+	n, err := recvNow(f.Sysfd, k.bufs.Buf(bid), op)
+
+	u.mu.Lock()
+	if n <= 0 {
+		k.pieces[bid] = 0
+		k.lent--
+		k.free(bid) // back where a freed buffer goes
+		if err == unix.EAGAIN {
+			// Readiness without data (another reader of the same socket, or a
+			// wake-up the kernel could not take back): wait again.
+			if !u.closed && !f.Closing() {
+				u.pollRead(op)
+				u.mu.Unlock()
+				return false
+			}
+			err = abortedErr(f)
+		}
+		u.mu.Unlock()
+		op.Buf = nil
+		finish(op, 0, err)
+		return true
+	}
+	if n < lentSingleMin {
+		recvOf(f).bulk = false // small messages again: requests copy cheaply
+	}
+	u.mu.Unlock()
+	op.Buf, op.BufID = k.bufs.Buf(bid)[:n:n], int32(bid)
+	finish(op, n, nil)
+	return true
+}
+
+// recvNow reads from the non-blocking socket fd into b, retrying EINTR.
+func recvNow(fd int, b []byte, op *Op) (int, error) {
+	for {
+		op.Syscalls++
+		n, err := unix.Read(fd, b)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// sendNow makes bulk write op with write(2), as much as the socket takes; false when
+// it takes nothing (EAGAIN) and the write must wait in the ring. A short write
+// finishes op with what it wrote, like a short send request: the writer goes on with
+// the rest. op holds a reference on its descriptor, and it is the only write in flight
+// on it (a stream has one at a time), so nothing is reordered. (A peer gone makes it
+// EPIPE: Go ignores SIGPIPE for descriptors other than 1 and 2, as the reactive
+// backends rely on too.)
+func (u *uringBackend) sendNow(op *Op) bool {
+	var n int
+	var err error
+	for {
+		op.Syscalls++
+		n, err = unix.Write(op.FD.Sysfd, op.Buf)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EAGAIN {
+		return false
+	}
+	finish(op, max(n, 0), err)
+	return true
+}

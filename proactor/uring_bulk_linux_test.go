@@ -1,0 +1,331 @@
+package proactor
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// noBulk keeps descriptors out of bulk mode for the test: the ring's own behaviour.
+func noBulk(t *testing.T) {
+	uringBulk.Store(false)
+	t.Cleanup(func() { uringBulk.Store(true) })
+}
+
+// makeBulk reads large messages from f until it is a bulk descriptor.
+func makeBulk(t *testing.T, u *uringBackend, sink chanSink, f *FD, p int) {
+	t.Helper()
+	msg := bytes.Repeat([]byte{1}, 32<<10)
+	for range 4 {
+		lentReadAll(t, u, sink, f, p, msg, func(op *Op) { u.ReleaseBuffer(op.BufID) })
+		if isBulk(u, f) {
+			return
+		}
+	}
+	t.Fatalf("not a bulk descriptor after four %d-byte messages", len(msg))
+}
+
+func isBulk(u *uringBackend, f *FD) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return recvOf(f).bulk
+}
+
+func stateOf(u *uringBackend, op *Op) (state uint8, inKernel bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return op.state, op.ud != 0
+}
+
+// submitLent starts a lent read on f.
+func submitLent(u *uringBackend, f *FD) *Op {
+	op := &Op{Kind: OpRead, FD: f, Lend: true}
+	u.Submit(op)
+	u.Flush()
+	return op
+}
+
+// waitReadied runs Wait until it returns op, which must come unfinished.
+func waitReadied(t *testing.T, u *uringBackend, op *Op) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		ready, err := u.Wait(5*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range ready {
+			if got != op {
+				t.Fatalf("completion of an op that was not in flight: %+v", got)
+			}
+			if !op.NeedsPerform {
+				t.Fatalf("bulk read returned finished (%d, %v); want it to need Perform", op.N, op.Err)
+			}
+			return
+		}
+	}
+	t.Fatal("bulk read not readied")
+}
+
+func write(t *testing.T, fd int, b []byte) {
+	t.Helper()
+	if n, err := unix.Write(fd, b); err != nil || n != len(b) {
+		t.Fatalf("write: (%d, %v)", n, err)
+	}
+}
+
+// TestUringBulkReadCopiesWhenDue: once a descriptor's reads return lentBulkMin or
+// more, a read waits for readiness and copies in Perform, just before its handler:
+// data that arrives between readiness and Perform comes with it, and no buffer is
+// taken before. A small read ends the mode: the next read is a recv request again.
+func TestUringBulkReadCopiesWhenDue(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+
+	op := submitLent(u, f)
+	if st, in := stateOf(u, op); st != stateParked || !in {
+		t.Fatalf("bulk read: state %d, in the kernel %v; want a poll (state %d) in the kernel", st, in, stateParked)
+	}
+	first, second := bytes.Repeat([]byte{'a'}, 20<<10), bytes.Repeat([]byte{'b'}, 10<<10)
+	write(t, p, first)
+	waitReadied(t, u, op)
+	u.mu.Lock()
+	lent := u.lend.lent
+	u.mu.Unlock()
+	if op.Buf != nil || lent != 0 {
+		t.Fatalf("readied bulk read holds %d bytes, %d buffers lent; want nothing copied yet", len(op.Buf), lent)
+	}
+	write(t, p, second) // after readiness, before the handler
+	if !u.Perform(op) {
+		t.Fatal("Perform found no data")
+	}
+	if want := append(first, second...); op.Err != nil || !bytes.Equal(op.Buf, want) {
+		t.Fatalf("bulk read = (%d bytes, %v); want the %d bytes written before Perform", len(op.Buf), op.Err, len(want))
+	}
+	if op.Syscalls != 1 {
+		t.Fatalf("bulk read made %d syscalls; want 1", op.Syscalls)
+	}
+	u.ReleaseBuffer(op.BufID)
+
+	lentReadAll(t, u, sink, f, p, []byte("small"), func(op *Op) {
+		if string(op.Buf) != "small" {
+			t.Fatalf("small read = %q", op.Buf)
+		}
+		u.ReleaseBuffer(op.BufID)
+	})
+	if isBulk(u, f) {
+		t.Fatal("still a bulk descriptor after a small read")
+	}
+	op = submitLent(u, f)
+	if st, in := stateOf(u, op); st != stateIdle || !in {
+		t.Fatalf("read after the bulk mode: state %d, in the kernel %v; want a recv request", st, in)
+	}
+	write(t, p, []byte("request"))
+	finishOne(t, u, sink, op)
+	if op.Err != nil || string(op.Buf) != "request" {
+		t.Fatalf("read after the bulk mode = (%q, %v)", op.Buf, op.Err)
+	}
+	u.ReleaseBuffer(op.BufID)
+	closeAndReap(t, u, sink, f)
+}
+
+// TestUringBulkWriteIsMadeAtOnce: a bulk descriptor's write completes in Submit with
+// one syscall, while the socket takes it; when it is full the write waits in the ring
+// and the bytes stay in order. Another descriptor's write goes to the ring.
+func TestUringBulkWriteIsMadeAtOnce(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 64)
+	g, q := registeredPair(t, u)
+	w := &Op{Kind: OpWrite, FD: g, Buf: []byte("to the ring")}
+	u.Submit(w)
+	if _, in := stateOf(u, w); !in {
+		t.Fatal("a write on a descriptor that is not a bulk one did not go to the ring")
+	}
+	finishOne(t, u, sink, w)
+	closeAndReap(t, u, sink, g)
+	unix.Close(q)
+
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+	msg := bytes.Repeat([]byte{'x'}, 8<<10)
+	w = &Op{Kind: OpWrite, FD: f, Buf: msg}
+	u.Submit(w)
+	select {
+	case got := <-sink:
+		if got != w || w.Err != nil || w.N != len(msg) || w.Syscalls != 1 {
+			t.Fatalf("bulk write = (%d, %v) in %d syscalls; want (%d, nil) in 1", w.N, w.Err, w.Syscalls, len(msg))
+		}
+	default:
+		t.Fatal("bulk write not completed in Submit")
+	}
+	got := make([]byte, 64<<10)
+	if n, err := unix.Read(p, got); err != nil || !bytes.Equal(got[:n], msg) {
+		t.Fatalf("peer read (%d, %v); want the %d bytes written", n, err, len(msg))
+	}
+
+	// Fill the socket, then write: the write waits in the ring for room.
+	var sent []byte
+	for fill := bytes.Repeat([]byte{'f'}, 4096); ; {
+		n, err := unix.Write(f.Sysfd, fill)
+		if err == unix.EAGAIN {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, fill[:n]...)
+	}
+	tail := bytes.Repeat([]byte{'z'}, 4096)
+	w = &Op{Kind: OpWrite, FD: f, Buf: tail}
+	u.Submit(w)
+	u.Flush()
+	if _, in := stateOf(u, w); !in {
+		t.Fatal("bulk write to a full socket is not in the ring")
+	}
+	want := append(sent, tail...)
+	var rcvd []byte
+	done := false
+	collect(t, u, sink, 5*time.Second, func() bool {
+		for {
+			n, err := unix.Read(p, got)
+			if err != nil {
+				break
+			}
+			rcvd = append(rcvd, got[:n]...)
+		}
+		return done && len(rcvd) == len(want)
+	}, func(op *Op) {
+		if op != w || op.Err != nil || op.N != len(tail) {
+			t.Fatalf("write to the full socket = (%d, %v)", op.N, op.Err)
+		}
+		done = true
+	})
+	if !done || !bytes.Equal(rcvd, want) {
+		t.Fatalf("write completed %v; peer read %d bytes, want %d in order", done, len(rcvd), len(want))
+	}
+	closeAndReap(t, u, sink, f)
+}
+
+// TestUringBulkReadCancelAndClose: a bulk read waiting for readiness is cancelled like
+// any request; one readied but not yet performed is aborted by CancelOp, Cancel or
+// Close instead of reading, and its data stays for the next read.
+func TestUringBulkReadCancelAndClose(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+
+	op := submitLent(u, f)
+	if !u.CancelOp(op) {
+		t.Fatal("CancelOp of a waiting bulk read found nothing")
+	}
+	finishOne(t, u, sink, op)
+	if !errors.Is(op.Err, ErrAborted) || op.Buf != nil {
+		t.Fatalf("cancelled waiting bulk read = (%d bytes, %v); want ErrAborted", len(op.Buf), op.Err)
+	}
+
+	msg := bytes.Repeat([]byte{'m'}, 4096)
+	for _, how := range []string{"CancelOp", "Cancel"} {
+		op = submitLent(u, f)
+		write(t, p, msg)
+		waitReadied(t, u, op)
+		if how == "CancelOp" {
+			if !u.CancelOp(op) {
+				t.Fatal("CancelOp of a readied bulk read found nothing")
+			}
+		} else if n := u.Cancel(f); n < 1 {
+			t.Fatalf("Cancel counted %d ops; want the readied read", n)
+		}
+		if !u.Perform(op) || !errors.Is(op.Err, ErrAborted) || op.Buf != nil {
+			t.Fatalf("readied bulk read after %s = (%d bytes, %v); want ErrAborted", how, len(op.Buf), op.Err)
+		}
+		op = submitLent(u, f)
+		finishOne(t, u, sink, op)
+		if op.Err != nil || !bytes.Equal(op.Buf, msg) {
+			t.Fatalf("read after %s = (%d bytes, %v); want the %d bytes left in the socket", how, len(op.Buf), op.Err, len(msg))
+		}
+		u.ReleaseBuffer(op.BufID)
+	}
+
+	op = submitLent(u, f)
+	write(t, p, msg)
+	waitReadied(t, u, op)
+	if err := u.Close(f); err != nil {
+		t.Fatal(err)
+	}
+	if !u.Perform(op) || !errors.Is(op.Err, ErrAbortedClosed) || op.Buf != nil {
+		t.Fatalf("readied bulk read after Close = (%d bytes, %v); want ErrAbortedClosed", len(op.Buf), op.Err)
+	}
+	closeAndReapDone(t, u, f)
+}
+
+// TestUringBulkReadReadyButEmptyWaitsAgain: a readied bulk read whose data someone else
+// took finds the socket empty in Perform and waits for readiness again.
+func TestUringBulkReadReadyButEmptyWaitsAgain(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+
+	op := submitLent(u, f)
+	write(t, p, bytes.Repeat([]byte{'s'}, 4096))
+	waitReadied(t, u, op)
+	if n, err := unix.Read(f.Sysfd, make([]byte, 8192)); n != 4096 || err != nil {
+		t.Fatalf("taking the data: (%d, %v)", n, err)
+	}
+	if u.Perform(op) {
+		t.Fatalf("Perform on an empty socket finished the read: (%d, %v)", op.N, op.Err)
+	}
+	if st, in := stateOf(u, op); st != stateParked || !in {
+		t.Fatalf("after an empty Perform: state %d, in the kernel %v; want a poll again", st, in)
+	}
+	msg := bytes.Repeat([]byte{'q'}, 4096)
+	write(t, p, msg)
+	finishOne(t, u, sink, op)
+	if op.Err != nil || !bytes.Equal(op.Buf, msg) {
+		t.Fatalf("bulk read after waiting again = (%d bytes, %v)", len(op.Buf), op.Err)
+	}
+	u.ReleaseBuffer(op.BufID)
+	closeAndReap(t, u, sink, f)
+}
+
+// TestUringBulkNeedsSpareBuffers: bulk reads copy into buffers spare outside the ring.
+// A pool the ring holds whole makes no bulk descriptor; a readied bulk read that finds
+// none spare reads with a request instead, and the descriptor stops being a bulk one.
+func TestUringBulkNeedsSpareBuffers(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 8) // the ring holds all 8
+	g, q := registeredPair(t, u)
+	for range 4 {
+		lentReadAll(t, u, sink, g, q, bytes.Repeat([]byte{2}, 32<<10), func(op *Op) { u.ReleaseBuffer(op.BufID) })
+	}
+	if isBulk(u, g) {
+		t.Fatal("a bulk descriptor with no buffer spare")
+	}
+	closeAndReap(t, u, sink, g)
+
+	u, sink = openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+	op := submitLent(u, f)
+	msg := bytes.Repeat([]byte{'n'}, 4096)
+	write(t, p, msg)
+	waitReadied(t, u, op)
+	u.mu.Lock()
+	spare := append([]uint16(nil), u.lend.spare...)
+	u.lend.spare = u.lend.spare[:0]
+	u.mu.Unlock()
+	if u.Perform(op) {
+		t.Fatalf("Perform with no buffer spare finished the read: (%d, %v)", op.N, op.Err)
+	}
+	if st, in := stateOf(u, op); st != stateIdle || !in || isBulk(u, f) {
+		t.Fatalf("with no buffer spare: state %d, in the kernel %v, bulk %v; want a recv request and no bulk mode", st, in, isBulk(u, f))
+	}
+	finishOne(t, u, sink, op)
+	if op.Err != nil || !bytes.Equal(op.Buf, msg) {
+		t.Fatalf("read with no buffer spare = (%d bytes, %v)", len(op.Buf), op.Err)
+	}
+	u.ReleaseBuffer(op.BufID)
+	u.mu.Lock()
+	u.lend.spare = append(u.lend.spare, spare...)
+	u.mu.Unlock()
+	closeAndReap(t, u, sink, f)
+}
