@@ -152,7 +152,12 @@ func (c *Context) now() int64 { return int64(time.Since(c.epoch)) }
 // sink hands backend completions to the Context's queues.
 type sink struct{ c *Context }
 
-func (s sink) Complete(op *proactor.Op) { s.c.push(task{op: op}) }
+func (s sink) Complete(op *proactor.Op) {
+	if op.Kind == proactor.OpWrite && op.Err == nil {
+		releaseWritten(op)
+	}
+	s.c.push(task{op: op})
+}
 
 // current returns the runner of c that the calling goroutine is, or nil. Goroutines
 // are identified by gident (see ARCHITECTURE.md, "Knowing the caller"): a scan of the

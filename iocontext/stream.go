@@ -282,10 +282,34 @@ func streamReadDone(op *proactor.Op) {
 }
 
 func writerDone(op *proactor.Op) {
-	// op is the op field of a writer (getWriter set this Done on no other op), as
-	// in streamReadDone.
-	w := (*writer)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(writer{}.op))))
+	w := writerOf(op)
 	w.s.writeDone(w)
+}
+
+// writerOf returns the writer whose op is op.
+func writerOf(op *proactor.Op) *writer {
+	// op is the op field of a writer (every OpWrite op is: getWriter makes them), as
+	// in streamReadDone.
+	return (*writer)(unsafe.Add(unsafe.Pointer(op), -int(unsafe.Offsetof(writer{}.op))))
+}
+
+// releaseWritten gives back the lent buffer of an AsyncWriteLent whose write op has
+// just completed with all of it written, before the op's Done runs: the kernel has
+// copied the bytes, and the caller gave the buffer up when it started the write. A
+// write the backend makes at once (in Submit: the reactive backends, and bulk
+// descriptors on io_uring) thus frees its buffer before the handler that started it
+// returns, and the next read takes the same buffer, still in the cache, instead of one
+// released a queue's length later (ARCHITECTURE.md, "Bulk transfers copy when due").
+// The sink calls it before it queues the op, so endWriter, which runs after the queue,
+// finds the buffer gone.
+func releaseWritten(op *proactor.Op) {
+	w := writerOf(op)
+	if w.lent.c == nil || op.Ext != nil || op.N != len(op.Buf) {
+		return // not a lent write, or one with more to write
+	}
+	lb := w.lent
+	w.lent = LentBuffer{}
+	lb.Release()
 }
 
 // network is "tcp" or "unix", for errors.

@@ -129,7 +129,8 @@ func (op *Op) vec() [][]byte {
 
 // Sink receives the completions a backend produces outside Wait: results known at once
 // in Submit, and ops aborted by Cancel or Close. It must queue the op's Done to run
-// later on a runner, never call it inline.
+// later on a runner, never call it inline. Backends call it holding none of their
+// locks, so it may call back into the backend (ReleaseBuffer).
 type Sink interface {
 	Complete(op *Op)
 }

@@ -38,9 +38,14 @@ var uringBulk atomic.Bool
 func init() { uringBulk.Store(true) }
 
 // becomeBulk makes f a bulk descriptor after a lent read of n bytes, if buffers are
-// spare for Perform to read into; mu is held.
+// spare for Perform to read into; if none are, the ring starts leaving some spare
+// (lendBulkReserve) for the next large read. mu is held.
 func (u *uringBackend) becomeBulk(f *FD, n int32) {
-	if n >= lentBulkMin && len(u.lend.spare) > 0 && uringBulk.Load() {
+	if n < lentBulkMin || !uringBulk.Load() {
+		return
+	}
+	u.lend.bulkUse()
+	if len(u.lend.spare) > 0 {
 		recvOf(f).bulk = true
 	}
 }
@@ -128,6 +133,7 @@ func (u *uringBackend) Perform(op *Op) bool {
 		u.mu.Unlock()
 		return false
 	}
+	k.bulkUse()
 	bid := k.spare[len(k.spare)-1]
 	k.spare = k.spare[:len(k.spare)-1]
 	k.pieces[bid] = 1 // lent before the syscall: a concurrent free cannot take it

@@ -329,3 +329,57 @@ func TestUringBulkNeedsSpareBuffers(t *testing.T) {
 	u.mu.Unlock()
 	closeAndReap(t, u, sink, f)
 }
+
+// TestUringBulkReserveMakesRoom: a large read that finds every buffer in the ring or
+// lent cannot make a bulk descriptor, but makes the ring leave a few spare from then
+// on, so that the next one can; until then the ring lends every buffer.
+func TestUringBulkReserveMakesRoom(t *testing.T) {
+	const size, count = 64 << 10, 32 // a reserve of 2
+	u, sink := openUringLend(t, size, count)
+	f, p := registeredPair(t, u)
+	u.mu.Lock()
+	recvOf(f).single = true // reads with requests, whose completions make bulk descriptors
+	u.mu.Unlock()
+
+	fa, pa := registeredPair(t, u)
+	msg := bytes.Repeat([]byte{3}, size)
+	uringBulk.Store(false)
+	var held []int32
+	for range count { // every buffer lent through the ring, which grows to hold them all
+		lentReadAll(t, u, sink, fa, pa, msg, func(op *Op) { held = append(held, op.BufID) })
+	}
+	uringBulk.Store(true)
+	t.Cleanup(func() { uringBulk.Store(true) })
+
+	large := bytes.Repeat([]byte{4}, 32<<10)
+	readLarge := func() {
+		t.Helper()
+		op := submitLent(u, f)
+		write(t, p, large)
+		finishOne(t, u, sink, op)
+		if op.Err != nil || !bytes.Equal(op.Buf, large) {
+			t.Fatalf("large read = (%d bytes, %v)", len(op.Buf), op.Err)
+		}
+		u.ReleaseBuffer(op.BufID)
+	}
+	u.ReleaseBuffer(held[0]) // to the ring: nothing reserved yet
+	readLarge()
+	if isBulk(u, f) {
+		t.Fatal("a bulk descriptor with no buffer spare")
+	}
+	for _, id := range held[1:8] {
+		u.ReleaseBuffer(id) // the ring holds fewer than it wants, but the reserve comes first
+	}
+	readLarge()
+	u.mu.Lock()
+	spare, reserve := len(u.lend.spare), u.lend.reserve
+	u.mu.Unlock()
+	if !isBulk(u, f) || reserve != 2 {
+		t.Fatalf("after a large read with %d buffers spare (reserve %d): bulk %v; want a bulk descriptor", spare, reserve, isBulk(u, f))
+	}
+	for _, id := range held[8:] {
+		u.ReleaseBuffer(id)
+	}
+	closeAndReap(t, u, sink, f)
+	closeAndReap(t, u, sink, fa)
+}

@@ -33,17 +33,40 @@ type lendBook struct {
 	lent   int      // buffers with pieces lent out
 	freed  int      // buffers handed back since the backend last restarted starved reads
 
-	spare []uint16 // free buffers kept out of the ring; the last freed on top
-	ring  int      // buffers in the ring (kernel[bid])
-	want  int      // buffers the ring is kept at while spare ones remain
-	want0 int      // want's start and floor
-	calm  int      // buffers freed since want last changed
-	grew  bool     // want grew during this reap
+	spare   []uint16 // free buffers kept out of the ring; the last freed on top
+	reserve int      // spare buffers the ring leaves to bulk reads while they are in use
+	bulkAgo int      // buffers freed since bulk reads last wanted a buffer (bulkUse)
+	ring    int      // buffers in the ring (kernel[bid])
+	want    int      // buffers the ring is kept at while spare ones remain
+	want0   int      // want's start and floor
+	calm    int      // buffers freed since want last changed
+	grew    bool     // want grew during this reap
 }
 
 // lendHotBytes is the ring's starting hold on an incremental ring: enough for the
 // receives of a few reaps at 64 KiB each, small enough to stay in the cache.
 const lendHotBytes = 1 << 20
+
+// lendBulkReserve is how many spare buffers an incremental ring leaves to bulk reads
+// (uring_bulk_linux.go), whatever its receives want (a sixteenth of a smaller pool),
+// from the time a read asks for one (bulkUse) until a whole pool's worth of buffers has
+// been freed without another asking: a pool with no bulk reads lends every buffer
+// through the ring. A bulk read's buffer comes back as soon as its write is made
+// (iocontext releases a lent write's buffer at its completion), so a few serve every
+// bulk descriptor; without them, 1,000 connections reading with requests had the ring
+// take every buffer, and no descriptor could become a bulk one.
+const lendBulkReserve = 4
+
+// reserved is how many spare buffers the ring must leave now.
+func (k *lendBook) reserved() int {
+	if k.bulkAgo < len(k.pieces) {
+		return k.reserve
+	}
+	return 0
+}
+
+// bulkUse records that a bulk read wants a spare buffer: the reserve holds from now.
+func (k *lendBook) bulkUse() { k.bulkAgo = 0 }
 
 // lendBookRing registers the ring for a lendBook: incremental when the kernel can,
 // plain otherwise.
@@ -69,7 +92,9 @@ func lendBookRing(r *uring.Ring, size, count int) (*lendBook, error) {
 	if inc {
 		// A plain ring spends a whole buffer per receive, so it keeps them all in.
 		k.want = min(count, max(8, lendHotBytes/size))
+		k.reserve = min(lendBulkReserve, count/16)
 	}
+	k.bulkAgo = count // no bulk reads yet: the ring may take every buffer
 	k.want0 = k.want
 	for i := count - 1; i >= 0; i-- {
 		k.spare = append(k.spare, uint16(i))
@@ -141,14 +166,15 @@ func (k *lendBook) give(bid uint16, handBack bool) bool {
 	return true
 }
 
-// free takes back buffer bid, whole: into the ring if it holds fewer than want,
-// otherwise on top of the spare ones.
+// free takes back buffer bid, whole: into the ring if it holds fewer than want and
+// the reserve is whole, otherwise on top of the spare ones.
 func (k *lendBook) free(bid uint16) {
 	k.filled[bid] = 0
 	if k.calm++; k.calm >= len(k.pieces) && k.want > k.want0 {
 		k.want, k.calm = max(k.want0, k.want/2), 0
 	}
-	if k.ring < k.want {
+	k.bulkAgo = min(k.bulkAgo+1, len(k.pieces))
+	if k.ring < k.want && len(k.spare) >= k.reserved() {
 		k.push(bid)
 		k.bufs.Advance()
 		return
@@ -157,15 +183,18 @@ func (k *lendBook) free(bid uint16) {
 	// A buffer given back restarts one read waiting for a buffer, wherever it goes:
 	// the ring holds want, so the read finds one, or it finds none and its ENOBUFS
 	// grows the ring. Counting only pushes left a read with data waiting for good
-	// behind reads restarted into idle sockets (found by review).
-	k.freed++
+	// behind reads restarted into idle sockets (found by review). One that only
+	// makes the reserve whole again is no buffer for them.
+	if len(k.spare) > k.reserved() {
+		k.freed++
+	}
 }
 
 // fill hands spare buffers to the kernel, the most recently freed first, until the
-// ring holds want of them.
+// ring holds want of them or only the reserve (reserved) is left.
 func (k *lendBook) fill() {
 	pushed := false
-	for ; k.ring < k.want && len(k.spare) > 0; pushed = true {
+	for ; k.ring < k.want && len(k.spare) > k.reserved(); pushed = true {
 		bid := k.spare[len(k.spare)-1]
 		k.spare = k.spare[:len(k.spare)-1]
 		k.push(bid)
@@ -184,11 +213,12 @@ func (k *lendBook) push(bid uint16) {
 }
 
 // grow doubles want after a receive found the ring empty and hands the kernel spare
-// buffers up to it; with none spare (every buffer lent or in the ring) it does nothing.
+// buffers up to it; with none spare but the reserve (every other buffer lent or in the
+// ring) it does nothing.
 // It doubles once per reap (endReap): the receives that found the ring empty in one
 // batch of completions are one shortage, not many.
 func (k *lendBook) grow() {
-	if len(k.spare) == 0 || k.grew {
+	if len(k.spare) <= k.reserved() || k.grew {
 		return
 	}
 	k.want, k.calm, k.grew = min(len(k.pieces), 2*k.want), 0, true
