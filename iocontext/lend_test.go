@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coionet/coio/iocontext"
+	"github.com/coionet/coio/proactor"
 	"golang.org/x/sys/unix"
 )
 
@@ -384,5 +386,67 @@ func TestLentReadBulkEchoInOrder(t *testing.T) {
 			}
 			s.Close()
 		})
+	})
+}
+
+// releaseWatch counts the lent buffers the Context gives back to its backend.
+type releaseWatch struct {
+	proactor.Backend
+	n atomic.Int32
+}
+
+func (r *releaseWatch) ReleaseBuffer(id int32) {
+	r.n.Add(1)
+	r.Backend.ReleaseBuffer(id)
+}
+
+// TestLentWriteReleasesItsBufferAtCompletion: AsyncWriteLent gives its buffer back
+// when the write is made, before its handler runs; a write that the backend makes at
+// once (the reactive backends, while the socket has room) gives it back before
+// AsyncWriteLent returns, so that the next read can take the same buffer. On every
+// backend.
+func TestLentWriteReleasesItsBufferAtCompletion(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t, iocontext.WithLendBuffers(4096, 8))
+		rel := &releaseWatch{}
+		iocontext.WrapBackend(ctx, func(b proactor.Backend) proactor.Backend {
+			rel.Backend = b
+			return rel
+		})
+		startRunners(t, ctx, 1)
+		s, peer := transports[0].pair(t, ctx)
+		defer s.Close()
+		type result struct {
+			atReturn, atHandler int32 // releases when AsyncWriteLent returned, when its handler ran
+			n                   int
+			err                 error
+		}
+		ch := make(chan result, 1)
+		s.AsyncReadLent(func(b iocontext.LentBuffer, err error) {
+			if err != nil {
+				ch <- result{err: err}
+				return
+			}
+			var r result
+			s.AsyncWriteLent(b, func(n int, err error) {
+				r.atHandler, r.n, r.err = rel.n.Load(), n, err
+				ch <- r
+			})
+			r.atReturn = rel.n.Load() // before the write's handler: one runner
+		})
+		peer.Write([]byte("hello"))
+		r := recv(t, ch, "the lent write")
+		if r.err != nil || r.n != 5 || r.atHandler != 1 {
+			t.Fatalf("lent write = (%d, %v) with %d releases when its handler ran; want (5, nil) and 1", r.n, r.err, r.atHandler)
+		}
+		if be.kind == proactor.Epoll || be.kind == proactor.Kqueue {
+			if r.atReturn != 1 {
+				t.Fatalf("%d releases when AsyncWriteLent returned, the write made at once; want 1", r.atReturn)
+			}
+		}
+		echo := make([]byte, 5)
+		if _, err := io.ReadFull(peer, echo); err != nil || string(echo) != "hello" {
+			t.Fatalf("echo %q, %v", echo, err)
+		}
 	})
 }

@@ -645,10 +645,11 @@ func (s *stream) AsyncWrite(b []byte, h func(n int, err error)) {
 }
 
 // AsyncWriteLent writes all of b.B, as AsyncWrite does, and releases b when the write
-// is over, whatever its result (ErrBusy too), before h runs. A handler that forwards
-// what AsyncReadLent gave it (an echo, a proxy) thus needs no field to keep the
-// buffer until the write completes: the write in flight holds it, and a connection
-// between two messages holds nothing.
+// is over, whatever its result (ErrBusy too), before h runs; a write the backend makes
+// at once releases b before AsyncWriteLent returns, so b.B must not be touched after
+// the call. A handler that forwards what AsyncReadLent gave it (an echo, a proxy) thus
+// needs no field to keep the buffer until the write completes: the write in flight
+// holds it, and a connection between two messages holds nothing.
 func (s *stream) AsyncWriteLent(b LentBuffer, h func(n int, err error)) {
 	s.startWrite(b.B, true, b, handler(h), false)
 }
