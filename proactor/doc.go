@@ -7,7 +7,11 @@
 // without binding any of them to a thread, entries prepared by any goroutine and handed
 // to the kernel by the waiter's own io_uring_enter (Backend.Flush where no such enter
 // is due), user data made of a slot index and a generation, cancellation by descriptor,
-// a multishot accept per listener and provided-buffer rings for lent reads. Open with
+// a multishot accept per listener and provided-buffer rings for lent reads. A
+// descriptor that moves tens of kilobytes a read is served as the reactive backend
+// serves one: its read waits for readiness and copies in Perform, just before the
+// handler, and its write is made at once, so the bytes stay in the cache between the
+// two (a "bulk" descriptor, uring_bulk_linux.go). Open with
 // Auto picks it where the kernel allows it and falls back to the reactive backend with
 // the reason in Info. The reactive backend emulates that over a
 // readiness reactor (package reactor: epoll or kqueue): it tries the syscall at once and,
