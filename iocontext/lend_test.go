@@ -385,6 +385,11 @@ func TestLentReadBulkEchoInOrder(t *testing.T) {
 				t.Fatalf("the echo ended with %v; want io.EOF", err)
 			}
 			s.Close()
+			// On io_uring a request makes no syscall of its own; the bulk reads and
+			// writes make one each.
+			if st := ctx.Stats(); be.kind == proactor.IOURing && st.IOSyscalls == 0 {
+				t.Fatal("no read or write made with a syscall: the connection never became a bulk one")
+			}
 		})
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/coionet/coio/internal/uring"
 )
 
 // Bulk transfers on io_uring. A request copies its data when the kernel runs it: a
@@ -52,12 +54,16 @@ func (u *uringBackend) becomeBulk(f *FD, n int32) {
 	}
 }
 
-// pollRead submits bulk read op as a wait for readiness; mu is held. The poll is a
-// request like any other (op.ud, cancelled by CancelOp, Cancel and Close).
-func (u *uringBackend) pollRead(op *Op) {
-	_, _, ud := u.track(op)
+// pollRead submits bulk read op in entry e as a wait for readiness; mu is held. The
+// poll is a request like any other (op.ud, cancelled by CancelOp, Cancel and Close);
+// its slot is kept in the descriptor's words that an armed multishot recv would use
+// (never both: a bulk read is a single read), for Cancel to find it (abortReadied).
+func (u *uringBackend) pollRead(op *Op, e *uring.SQE) {
+	idx, s, ud := u.track(op)
+	rs := recvOf(op.FD)
+	rs.idx, rs.gen = idx, s.gen
 	op.state = stateParked
-	u.sqe().PrepPollAdd(op.FD.Sysfd, unix.POLLIN|unix.POLLRDHUP, false, ud)
+	e.PrepPollAdd(op.FD.Sysfd, unix.POLLIN|unix.POLLRDHUP, false, ud)
 	op.ud = ud
 	u.ring.Publish()
 }
@@ -97,14 +103,23 @@ func (u *uringBackend) unready(op *Op) {
 	op.state, op.BufID = stateIdle, 0
 }
 
-// abortReadied marks f's bulk reads waiting for Perform as cancelled: Perform finishes
-// them with ErrAborted (ErrAbortedClosed once f is closing) instead of reading. mu is
-// held.
+// abortReadied marks f's bulk read as cancelled, whether it waits for Perform or its
+// poll is in the kernel: Perform, or the poll's completion, finishes it with ErrAborted
+// (ErrAbortedClosed once f is closing) instead of reading. The poll's cancel alone
+// would not do: a poll that has completed but is not reaped yet is no longer the
+// kernel's to cancel (found by review). mu is held.
 func (u *uringBackend) abortReadied(f *FD) {
 	for _, op := range u.readied {
 		if op.FD == f {
 			op.abort.Store(abortCancel)
 		}
+	}
+	rs := recvOf(f)
+	if rs.armed {
+		return // rs.idx is the multishot recv's
+	}
+	if s := u.live(rs.idx, rs.gen); s != nil && s.op != nil && s.op.FD == f && s.op.state == stateParked {
+		s.op.abort.Store(abortCancel)
 	}
 }
 
@@ -131,7 +146,14 @@ func (u *uringBackend) Perform(op *Op) bool {
 		// ring (or waits for one, as any lent read does), and the descriptor reads
 		// with requests until a large read finds buffers spare again.
 		recvOf(f).bulk = false
-		u.recvRequest(op)
+		e := u.sqeFor(f)
+		if e == nil {
+			u.mu.Unlock()
+			op.Buf = nil
+			finish(op, 0, ErrAbortedClosed)
+			return true
+		}
+		u.recvRequest(op, e)
 		u.mu.Unlock()
 		return false
 	}
@@ -153,9 +175,13 @@ func (u *uringBackend) Perform(op *Op) bool {
 			// Readiness without data (another reader of the same socket, or a
 			// wake-up the kernel could not take back): wait again.
 			if !u.closed && !f.Closing() {
-				u.pollRead(op)
-				u.mu.Unlock()
-				return false
+				// sqeFor: a Close while a full SQ made it wait has queued its
+				// cancel ahead of the poll, which would miss it.
+				if e := u.sqeFor(f); e != nil {
+					u.pollRead(op, e)
+					u.mu.Unlock()
+					return false
+				}
 			}
 			err = abortedErr(f)
 		}
@@ -184,19 +210,19 @@ func recvNow(fd int, b []byte, op *Op) (int, error) {
 	}
 }
 
-// sendNow makes bulk write op with write(2), as much as the socket takes; false when
+// sendNow makes bulk write op with send(2), as much as the socket takes; false when
 // it takes nothing (EAGAIN) and the write must wait in the ring. A short write
 // finishes op with what it wrote, like a short send request: the writer goes on with
 // the rest. op holds a reference on its descriptor, and it is the only write in flight
-// on it (a stream has one at a time), so nothing is reordered. (A peer gone makes it
-// EPIPE: Go ignores SIGPIPE for descriptors other than 1 and 2, as the reactive
-// backends rely on too.)
+// on it (a stream has one at a time), so nothing is reordered. MSG_NOSIGNAL, as the
+// ring's sends: a peer gone is EPIPE, not a SIGPIPE that a program watching for it
+// with signal.Notify would get (found by review).
 func (u *uringBackend) sendNow(op *Op) bool {
 	var n int
 	var err error
 	for {
 		op.Syscalls++
-		n, err = unix.Write(op.FD.Sysfd, op.Buf)
+		n, err = unix.SendmsgN(op.FD.Sysfd, op.Buf, nil, nil, unix.MSG_NOSIGNAL)
 		if err != unix.EINTR {
 			break
 		}

@@ -3,10 +3,15 @@ package proactor
 import (
 	"bytes"
 	"errors"
+	"os"
+	"os/signal"
+	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/coionet/coio/internal/uring"
 )
 
 // noBulk keeps descriptors out of bulk mode for the test: the ring's own behaviour.
@@ -382,4 +387,108 @@ func TestUringBulkReserveMakesRoom(t *testing.T) {
 	}
 	closeAndReap(t, u, sink, f)
 	closeAndReap(t, u, sink, fa)
+}
+
+// TestUringBulkCancelBeforeThePollIsReaped: Cancel aborts a bulk read whose poll has
+// completed but is not reaped yet (the kernel has nothing left to cancel): it reads
+// nothing, not even what arrived after Cancel returned (found by review).
+func TestUringBulkCancelBeforeThePollIsReaped(t *testing.T) {
+	runtime.LockOSThread() // the poll's task work runs on the thread that submitted it
+	defer runtime.UnlockOSThread()
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+
+	op := submitLent(u, f)
+	write(t, p, []byte("before cancel"))
+	for deadline := time.Now().Add(2 * time.Second); u.ring.CQReady() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the poll's completion was not posted")
+		}
+		u.ring.Enter(0, 1, uring.EnterGetEvents, 50*time.Millisecond) // runs task work, reaps nothing
+	}
+	n := u.Cancel(f)
+	write(t, p, []byte(" after cancel"))
+	finishOne(t, u, sink, op)
+	if !errors.Is(op.Err, ErrAborted) || op.Buf != nil {
+		t.Fatalf("Cancel counted %d ops, then the bulk read completed with (%q, %v); want ErrAborted", n, op.Buf, op.Err)
+	}
+	closeAndReap(t, u, sink, f)
+}
+
+// TestUringBulkReserveGivesWay: the spare buffers kept for bulk reads go to a read that
+// finds the ring empty: an application holding every other buffer (a large frame
+// gathered in lent buffers) must not wait for a release while buffers are free (found
+// by review).
+func TestUringBulkReserveGivesWay(t *testing.T) {
+	const size, count = 64 << 10, 32 // a reserve of 2
+	for _, msgSize := range []int{size, 8 << 10} {
+		u, sink := openUringLend(t, size, count)
+		f, p := registeredPair(t, u)
+		makeBulk(t, u, sink, f, p) // bulk reads were in use: the reserve holds
+		closeAndReap(t, u, sink, f)
+		u.SetRunners(2) // a request per read, none of them making bulk descriptors
+		uringBulk.Store(false)
+		g, q := registeredPair(t, u)
+		msg := bytes.Repeat([]byte{7}, msgSize)
+		var held []int32
+		for i := 0; i < count*size/msgSize; i++ { // the application keeps every buffer it gets
+			write(t, q, msg)
+			for got := 0; got < len(msg); {
+				op := submitLent(u, g)
+				done := false
+				collect(t, u, sink, 300*time.Millisecond, func() bool { return done }, func(o *Op) {
+					if o != op || o.Err != nil {
+						t.Fatalf("read %d: (%d, %v)", i, o.N, o.Err)
+					}
+					done = true
+				})
+				if !done {
+					u.mu.Lock()
+					spare, lent := len(u.lend.spare), u.lend.lent
+					u.mu.Unlock()
+					if spare > 0 {
+						t.Fatalf("%d-byte reads: read %d waits for a buffer with %d spare (%d lent of %d)", msgSize, i, spare, lent, count)
+					}
+					i = count * size // every buffer lent: waiting is right
+					u.CancelOp(op)
+					finishOne(t, u, sink, op)
+					break
+				}
+				got += op.N
+				held = append(held, op.BufID)
+			}
+		}
+		for _, id := range held {
+			u.ReleaseBuffer(id)
+		}
+		uringBulk.Store(true)
+		u.SetRunners(0)
+		closeAndReap(t, u, sink, g)
+	}
+}
+
+// TestUringBulkWriteRaisesNoSIGPIPE: a bulk descriptor's write to a peer that is gone
+// fails with EPIPE and raises no SIGPIPE, as the ring's sends (MSG_NOSIGNAL) do (found
+// by review).
+func TestUringBulkWriteRaisesNoSIGPIPE(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGPIPE)
+	defer signal.Stop(sig)
+	unix.Shutdown(p, unix.SHUT_RDWR) // the peer is gone
+	w := &Op{Kind: OpWrite, FD: f, Buf: []byte("x")}
+	u.Submit(w)
+	finishOne(t, u, sink, w)
+	if w.Err == nil {
+		t.Fatal("a write to a peer that is gone succeeded")
+	}
+	select {
+	case <-sig:
+		t.Fatalf("SIGPIPE raised by the bulk write (result %v)", w.Err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	closeAndReap(t, u, sink, f)
 }

@@ -213,13 +213,18 @@ func (k *lendBook) push(bid uint16) {
 }
 
 // grow doubles want after a receive found the ring empty and hands the kernel spare
-// buffers up to it; with none spare but the reserve (every other buffer lent or in the
-// ring) it does nothing.
-// It doubles once per reap (endReap): the receives that found the ring empty in one
-// batch of completions are one shortage, not many.
+// buffers up to it; with none spare (every buffer lent or in the ring) it does
+// nothing. It doubles once per reap (endReap): the receives that found the ring empty
+// in one batch of completions are one shortage, not many. A receive that finds only
+// the reserve spare ends it (until the next bulkUse): a read must not wait for a
+// release while buffers are free, and the application may be holding every other one
+// (found by review: a frame gathered in lent buffers waited for good).
 func (k *lendBook) grow() {
-	if len(k.spare) <= k.reserved() || k.grew {
+	if len(k.spare) == 0 || k.grew {
 		return
+	}
+	if len(k.spare) <= k.reserved() {
+		k.bulkAgo = len(k.pieces)
 	}
 	k.want, k.calm, k.grew = min(len(k.pieces), 2*k.want), 0, true
 	k.fill()

@@ -357,16 +357,16 @@ func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []co
 // a wait for readiness (pollRead); mu is held.
 func (u *uringBackend) recvOnce(op *Op) {
 	if recvOf(op.FD).bulk {
-		u.pollRead(op)
+		u.pollRead(op, u.sqe())
 		return
 	}
-	u.recvRequest(op)
+	u.recvRequest(op, u.sqe())
 }
 
-// recvRequest submits op as a lent recv request; mu is held.
-func (u *uringBackend) recvRequest(op *Op) {
+// recvRequest submits op as a lent recv request in entry e; mu is held.
+func (u *uringBackend) recvRequest(op *Op, e *uring.SQE) {
 	_, _, ud := u.track(op)
-	u.sqe().PrepRecvSelectMax(op.FD.Sysfd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
+	e.PrepRecvSelectMax(op.FD.Sysfd, u.lend.bufs.Bgid(), uint32(u.lend.bufs.Size()), ud)
 	op.ud = ud
 	u.ring.Publish()
 }
