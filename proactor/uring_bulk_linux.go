@@ -75,10 +75,10 @@ func (u *uringBackend) polled(op *Op, res int32, done []completion) []completion
 	op.state = stateIdle
 	f := op.FD
 	switch a := op.abort.Load(); {
+	case f.Closing(): // first: Close marks the op cancelled too (abortReadied)
+		return append(done, completion{op: op, err: ErrAbortedClosed})
 	case a != abortNone:
 		return append(done, completion{op: op, err: abortErr(a)})
-	case f.Closing():
-		return append(done, completion{op: op, err: ErrAbortedClosed})
 	case res == -int32(unix.ECANCELED):
 		return append(done, completion{op: op, err: ErrAborted})
 	case res < 0:

@@ -492,3 +492,24 @@ func TestUringBulkWriteRaisesNoSIGPIPE(t *testing.T) {
 	}
 	closeAndReap(t, u, sink, f)
 }
+
+// TestUringBulkWaitingReadAbortedByClose: Close of a descriptor whose bulk read waits
+// for readiness in the kernel ends it with ErrAbortedClosed, not the plain ErrAborted
+// of a cancel (Close marks the read as Cancel does).
+func TestUringBulkWaitingReadAbortedByClose(t *testing.T) {
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+	op := submitLent(u, f)
+	if st, in := stateOf(u, op); st != stateParked || !in {
+		t.Fatalf("bulk read: state %d, in the kernel %v; want a poll", st, in)
+	}
+	if err := u.Close(f); err != nil {
+		t.Fatal(err)
+	}
+	finishOne(t, u, sink, op)
+	if !errors.Is(op.Err, ErrAbortedClosed) || op.Buf != nil {
+		t.Fatalf("waiting bulk read at Close = (%d bytes, %v); want ErrAbortedClosed", len(op.Buf), op.Err)
+	}
+	closeAndReapDone(t, u, f)
+}
