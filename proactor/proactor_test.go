@@ -245,3 +245,34 @@ func TestParseKindAndEnv(t *testing.T) {
 		t.Fatalf("env override: %+v", info)
 	}
 }
+
+// TestCloseDuringSubmitIsNotMissed: a Close that runs after a read's syscall said
+// EAGAIN but before the read parked (its abortAll found nothing listed) must still end
+// the read, and the descriptor must close, though the peer stays open and silent
+// (found by review: the read parked and held the descriptor until data came).
+func TestCloseDuringSubmitIsNotMissed(t *testing.T) {
+	be, s := openReactive(t)
+	a, b := socketpair(t)
+	defer unix.Close(b)
+	var f FD
+	be.Register(&f, a)
+	op := &Op{Kind: OpRead, FD: &f, Buf: make([]byte, 8)}
+	reactiveHookPark = func(got *Op) {
+		if got == op {
+			be.Close(&f)
+		}
+	}
+	defer func() { reactiveHookPark = nil }()
+	be.Submit(op)
+	select {
+	case got := <-s:
+		if got != op || !errors.Is(op.Err, ErrAbortedClosed) {
+			t.Fatalf("read closed while it parked = %v; want ErrAbortedClosed", op.Err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("read closed while it parked did not complete")
+	}
+	if !f.Destroyed() {
+		t.Fatal("descriptor not closed")
+	}
+}

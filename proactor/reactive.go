@@ -164,12 +164,25 @@ func (r *reactive) attempt(op *Op) bool {
 			finish(op, n, err)
 			return true
 		}
+		if reactiveHookPark != nil {
+			reactiveHookPark(op)
+		}
 		f.mu.Lock()
 		if op.abort.Load() != abortNone || edges.Load() != seen {
 			// Aborted, or readiness arrived while the syscall ran: with edge
 			// triggering that edge would be lost if the op parked now.
 			f.mu.Unlock()
 			continue
+		}
+		if f.Closing() {
+			// Close's abortAll ran before the op was listed, and missed it: parked,
+			// it would hold the descriptor open until readiness that may never
+			// come (found by review). markClosing sets the bit before abortAll
+			// takes f.mu, so under f.mu one of the two sees the other.
+			f.mu.Unlock()
+			r.unlist(op)
+			finish(op, 0, ErrAbortedClosed)
+			return true
 		}
 		if op.state == stateIdle {
 			if edges == &f.rev {
@@ -183,6 +196,10 @@ func (r *reactive) attempt(op *Op) bool {
 		return false
 	}
 }
+
+// reactiveHookPark, when set by a test, runs in attempt between a syscall's EAGAIN and
+// the op's parking.
+var reactiveHookPark func(op *Op)
 
 // unlist takes a finished op off its FD's list.
 func (r *reactive) unlist(op *Op) {
