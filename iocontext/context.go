@@ -76,10 +76,11 @@ type Context struct {
 	budget   int
 	epoch    time.Time // timer and deadline clock origin (monotonic)
 
-	work    atomic.Int64 // outstanding work: queued handlers, ops in flight, guards
-	stopped atomic.Bool  // run calls return; set by Stop or when work runs out
-	closed  atomic.Bool  // Close was called
-	active  atomic.Int32 // run calls in flight
+	work    atomic.Int64  // outstanding work: queued handlers, ops in flight, guards
+	stopped atomic.Bool   // run calls return; set by Stop or when work runs out
+	closed  atomic.Bool   // Close was called
+	gone    chan struct{} // closed when Close has run its last handler: nothing runs after
+	active  atomic.Int32  // run calls in flight
 
 	injMu  sync.Mutex   // guards inj
 	inj    ring         // handlers posted from outside the runners
@@ -120,7 +121,7 @@ func New(opts ...Option) (*Context, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	c := &Context{budget: cfg.budget, epoch: time.Now(), stats: !cfg.noStats}
+	c := &Context{budget: cfg.budget, epoch: time.Now(), stats: !cfg.noStats, gone: make(chan struct{})}
 	be, info, err := proactor.Open(cfg.backend, sink{c})
 	if err != nil {
 		return nil, fmt.Errorf("iocontext: %w", err)

@@ -3,6 +3,7 @@ package iocontext_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,6 +114,43 @@ func TestInterop_ListenerServesHTTP(t *testing.T) {
 		}
 		if err := <-served; err != http.ErrServerClosed {
 			t.Fatalf("ServeTLS returned %v; want http.ErrServerClosed", err)
+		}
+	})
+}
+
+// TestConnReadSubmittedAfterContextClose: a blocking Read whose op is submitted after
+// the Context's Close has run its last handler returns net.ErrClosed instead of waiting
+// for a handler that nothing will run (found by nettest's ConcurrentMethods: its reader
+// lost the race with the test's Close between its try and its submit). On every
+// backend.
+func TestConnReadSubmittedAfterContextClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		r := startRunners(t, ctx, 2)
+		ln := transports[0].peerListener(t)
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, _ := ln.Accept()
+			accepted <- c
+		}()
+		c, err := iocontext.Dial(ctx, "tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := recv(t, accepted, "the peer's accept")
+		defer peer.Close()
+		iocontext.SetConnReadHook(func() {
+			r.stop()
+			ctx.Close()
+		})
+		defer iocontext.SetConnReadHook(nil)
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 8))
+			done <- err
+		}()
+		if err := recv(t, done, "the Read submitted after Close"); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read submitted after the Context's Close = %v; want net.ErrClosed", err)
 		}
 	})
 }

@@ -23,7 +23,7 @@ func Listen(c *Context, network, address string) (net.Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := &listenerAdapter{addr: l.Addr(), close: l.Close}
+		a := &listenerAdapter{addr: l.Addr(), close: l.Close, gone: c.gone}
 		a.accept = func(h func(*stream, error)) {
 			l.AsyncAccept(func(u *UnixConn, err error) {
 				if err != nil {
@@ -39,7 +39,7 @@ func Listen(c *Context, network, address string) (net.Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := &listenerAdapter{addr: l.Addr(), close: l.Close}
+		a := &listenerAdapter{addr: l.Addr(), close: l.Close, gone: c.gone}
 		a.accept = func(h func(*stream, error)) {
 			l.AsyncAccept(func(t *TCPConn, err error) {
 				if err != nil {
@@ -80,7 +80,8 @@ type listenerAdapter struct {
 	addr   net.Addr
 	close  func() error
 	accept func(h func(*stream, error))
-	mu     sync.Mutex // one accept at a time: the listener allows no more
+	gone   <-chan struct{} // the Context's: closed once nothing runs its handlers
+	mu     sync.Mutex      // one accept at a time: the listener allows no more
 }
 
 func (a *listenerAdapter) Accept() (net.Conn, error) {
@@ -88,7 +89,12 @@ func (a *listenerAdapter) Accept() (net.Conn, error) {
 	defer a.mu.Unlock()
 	done := make(chan acceptResult, 1)
 	a.accept(func(s *stream, err error) { done <- acceptResult{s, err} })
-	r := <-done
+	var r acceptResult
+	select {
+	case r = <-done:
+	case <-a.gone:
+		r = lastResult(done, acceptResult{err: net.ErrClosed})
+	}
 	if r.err != nil {
 		if errors.Is(r.err, net.ErrClosed) {
 			r.err = &net.OpError{Op: "accept", Net: a.addr.Network(), Addr: a.addr, Err: net.ErrClosed}
@@ -167,6 +173,24 @@ func (a *connAdapter) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: a.s.network(), Source: a.s.LocalAddr(), Addr: a.s.RemoteAddr(), Err: err}
 }
 
+// connHookReadSubmit, when set by a test, runs in Read between the try and the submit.
+var connHookReadSubmit func()
+
+// lastResult is what a blocking call whose Context has closed returns: the result its
+// handler sent, if it ran (Close runs every handler due before it returns), else
+// closed. An op submitted after Close had drained its queues completes with its
+// handler queued where nothing runs it any more; the call must not wait for it
+// (found when nettest's reader, between its try and its submit, lost the race with
+// the test's Close).
+func lastResult[T any](res chan T, closed T) T {
+	select {
+	case r := <-res:
+		return r
+	default:
+		return closed
+	}
+}
+
 // wait waits for one direction's completion, cancelling the operation when the
 // deadline passes; the result of a cancelled operation that completed anyway stands.
 func (a *connAdapter) wait(d *deadline, res chan ioResult, cancel func()) ioResult {
@@ -203,6 +227,8 @@ func (a *connAdapter) wait(d *deadline, res chan ioResult, cancel func()) ioResu
 		case <-expired:
 			timedOut = true
 			cancel()
+		case <-a.s.c.gone:
+			return lastResult(res, ioResult{err: net.ErrClosed})
 		case <-changed:
 			if timer != nil {
 				timer.Stop()
@@ -225,6 +251,9 @@ func (a *connAdapter) Read(b []byte) (int, error) {
 	}
 	if n, err := a.s.TryReadSome(b); err != ErrWouldBlock {
 		return n, a.opErr("read", err)
+	}
+	if connHookReadSubmit != nil {
+		connHookReadSubmit()
 	}
 	a.s.AsyncReadSome(b, a.rh)
 	r := a.wait(&a.rd, a.rres, func() { a.s.c.be.CancelOp(&a.s.rop) })
