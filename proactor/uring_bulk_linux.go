@@ -19,13 +19,13 @@ import (
 // A descriptor whose lent reads return lentBulkMin or more (uringRecv.bulk) therefore
 // reads the way the reactive backends do: its read waits for readiness (a poll
 // request, stateParked), goes to the runner unfinished (NeedsPerform, stateTransit),
-// and Perform copies the data with recv(2) into the buffer freed last (the top of the
+// and Perform copies the data with read(2) into the buffer freed last (the top of the
 // lend ring's spare stack) just before the handler runs; the write the handler starts
-// is made at once with send(2) (sendNow), and goes to the ring only if the socket is
-// full. A read that returns less than lentSingleMin ends the mode. Measured
-// (ARCHITECTURE.md, "Bulk transfers copy when due"), µs of server CPU per message:
-// 4 KiB × 100 × 16 0.86–0.91 against 1.16–1.17 before (gnet 0.89–0.90); × 1,000 × 16
-// 0.98–1.07 against 1.32–1.40 (nbio 1.22–1.26).
+// is made at once with sendmsg(2) (sendNow), and goes to the ring only if the socket
+// is full. A read that returns less than lentSingleMin ends the mode. Measured
+// (ARCHITECTURE.md, "Bulk transfers copy when due"), µs of server CPU per message,
+// interleaved: 4 KiB × 100 × 16 0.86–0.91 against 1.16–1.17 before (gnet 0.89–0.90);
+// × 1,000 × 16 0.98–1.07 against 1.32–1.40 (nbio 1.22–1.26).
 //
 // The mode needs buffers spare outside the ring, which only an incremental ring keeps
 // (a plain one holds them all), and not all of them handed to the ring (lendBook.want)
