@@ -165,6 +165,13 @@ func (u *uringBackend) Perform(op *Op) bool {
 	u.mu.Unlock()
 
 	n, err := recvNow(f.Sysfd, k.bufs.Buf(bid), op)
+	if n >= lentSingleMin {
+		// The usual case: the buffer is lent already and the mode stays, so
+		// nothing needs the lock again.
+		op.Buf, op.BufID = k.bufs.Buf(bid)[:n:n], int32(bid)
+		finish(op, n, nil)
+		return true
+	}
 
 	u.mu.Lock()
 	if n <= 0 {
@@ -190,9 +197,7 @@ func (u *uringBackend) Perform(op *Op) bool {
 		finish(op, 0, err)
 		return true
 	}
-	if n < lentSingleMin {
-		recvOf(f).bulk = false // small messages again: requests copy cheaply
-	}
+	recvOf(f).bulk = false // small messages again: requests copy cheaply
 	u.mu.Unlock()
 	op.Buf, op.BufID = k.bufs.Buf(bid)[:n:n], int32(bid)
 	finish(op, n, nil)

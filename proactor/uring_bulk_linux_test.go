@@ -33,6 +33,24 @@ func makeBulk(t *testing.T, u *uringBackend, sink chanSink, f *FD, p int) {
 	t.Fatalf("not a bulk descriptor after four %d-byte messages", len(msg))
 }
 
+// bulkPair opens a backend with 64 × 64 KiB lent buffers and a socket pair whose end
+// f, registered with it, is a bulk descriptor; p is the peer.
+func bulkPair(t *testing.T) (*uringBackend, chanSink, *FD, int) {
+	t.Helper()
+	u, sink := openUringLend(t, 64<<10, 64)
+	f, p := registeredPair(t, u)
+	makeBulk(t, u, sink, f, p)
+	return u, sink, f, p
+}
+
+// mustPoll fails unless op waits for readiness: a poll request in the kernel.
+func mustPoll(t *testing.T, u *uringBackend, op *Op, what string) {
+	t.Helper()
+	if st, in := stateOf(u, op); st != stateParked || !in {
+		t.Fatalf("%s: state %d, in the kernel %v; want a poll (state %d) in the kernel", what, st, in, stateParked)
+	}
+}
+
 func isBulk(u *uringBackend, f *FD) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -86,14 +104,10 @@ func write(t *testing.T, fd int, b []byte) {
 // data that arrives between readiness and Perform comes with it, and no buffer is
 // taken before. A small read ends the mode: the next read is a recv request again.
 func TestUringBulkReadCopiesWhenDue(t *testing.T) {
-	u, sink := openUringLend(t, 64<<10, 64)
-	f, p := registeredPair(t, u)
-	makeBulk(t, u, sink, f, p)
+	u, sink, f, p := bulkPair(t)
 
 	op := submitLent(u, f)
-	if st, in := stateOf(u, op); st != stateParked || !in {
-		t.Fatalf("bulk read: state %d, in the kernel %v; want a poll (state %d) in the kernel", st, in, stateParked)
-	}
+	mustPoll(t, u, op, "bulk read")
 	first, second := bytes.Repeat([]byte{'a'}, 20<<10), bytes.Repeat([]byte{'b'}, 10<<10)
 	write(t, p, first)
 	waitReadied(t, u, op)
@@ -216,9 +230,7 @@ func TestUringBulkWriteIsMadeAtOnce(t *testing.T) {
 // any request; one readied but not yet performed is aborted by CancelOp, Cancel or
 // Close instead of reading, and its data stays for the next read.
 func TestUringBulkReadCancelAndClose(t *testing.T) {
-	u, sink := openUringLend(t, 64<<10, 64)
-	f, p := registeredPair(t, u)
-	makeBulk(t, u, sink, f, p)
+	u, sink, f, p := bulkPair(t)
 
 	op := submitLent(u, f)
 	if !u.CancelOp(op) {
@@ -267,9 +279,7 @@ func TestUringBulkReadCancelAndClose(t *testing.T) {
 // TestUringBulkReadReadyButEmptyWaitsAgain: a readied bulk read whose data someone else
 // took finds the socket empty in Perform and waits for readiness again.
 func TestUringBulkReadReadyButEmptyWaitsAgain(t *testing.T) {
-	u, sink := openUringLend(t, 64<<10, 64)
-	f, p := registeredPair(t, u)
-	makeBulk(t, u, sink, f, p)
+	u, sink, f, p := bulkPair(t)
 
 	op := submitLent(u, f)
 	write(t, p, bytes.Repeat([]byte{'s'}, 4096))
@@ -280,9 +290,7 @@ func TestUringBulkReadReadyButEmptyWaitsAgain(t *testing.T) {
 	if u.Perform(op) {
 		t.Fatalf("Perform on an empty socket finished the read: (%d, %v)", op.N, op.Err)
 	}
-	if st, in := stateOf(u, op); st != stateParked || !in {
-		t.Fatalf("after an empty Perform: state %d, in the kernel %v; want a poll again", st, in)
-	}
+	mustPoll(t, u, op, "after an empty Perform")
 	msg := bytes.Repeat([]byte{'q'}, 4096)
 	write(t, p, msg)
 	finishOne(t, u, sink, op)
@@ -395,9 +403,7 @@ func TestUringBulkReserveMakesRoom(t *testing.T) {
 func TestUringBulkCancelBeforeThePollIsReaped(t *testing.T) {
 	runtime.LockOSThread() // the poll's task work runs on the thread that submitted it
 	defer runtime.UnlockOSThread()
-	u, sink := openUringLend(t, 64<<10, 64)
-	f, p := registeredPair(t, u)
-	makeBulk(t, u, sink, f, p)
+	u, sink, f, p := bulkPair(t)
 
 	op := submitLent(u, f)
 	write(t, p, []byte("before cancel"))
@@ -472,9 +478,7 @@ func TestUringBulkReserveGivesWay(t *testing.T) {
 // fails with EPIPE and raises no SIGPIPE, as the ring's sends (MSG_NOSIGNAL) do (found
 // by review).
 func TestUringBulkWriteRaisesNoSIGPIPE(t *testing.T) {
-	u, sink := openUringLend(t, 64<<10, 64)
-	f, p := registeredPair(t, u)
-	makeBulk(t, u, sink, f, p)
+	u, sink, f, p := bulkPair(t)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGPIPE)
 	defer signal.Stop(sig)
@@ -497,13 +501,9 @@ func TestUringBulkWriteRaisesNoSIGPIPE(t *testing.T) {
 // for readiness in the kernel ends it with ErrAbortedClosed, not the plain ErrAborted
 // of a cancel (Close marks the read as Cancel does).
 func TestUringBulkWaitingReadAbortedByClose(t *testing.T) {
-	u, sink := openUringLend(t, 64<<10, 64)
-	f, p := registeredPair(t, u)
-	makeBulk(t, u, sink, f, p)
+	u, sink, f, _ := bulkPair(t)
 	op := submitLent(u, f)
-	if st, in := stateOf(u, op); st != stateParked || !in {
-		t.Fatalf("bulk read: state %d, in the kernel %v; want a poll", st, in)
-	}
+	mustPoll(t, u, op, "bulk read")
 	if err := u.Close(f); err != nil {
 		t.Fatal(err)
 	}

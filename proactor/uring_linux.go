@@ -465,9 +465,7 @@ func (u *uringBackend) Submit(op *Op) {
 	}
 	u.mu.Lock()
 	if err := u.refused(f); err != nil {
-		u.mu.Unlock()
-		finish(op, 0, err)
-		u.sink.Complete(op)
+		u.fail(op, err)
 		return
 	}
 	if op.Kind == OpAccept {
@@ -506,23 +504,27 @@ func (u *uringBackend) Submit(op *Op) {
 		}
 		u.mu.Lock()
 		if err := u.refused(f); err != nil {
-			u.mu.Unlock()
-			finish(op, 0, err)
-			u.sink.Complete(op)
+			u.fail(op, err)
 			return
 		}
 	}
 	idx, s, ud := u.track(op)
 	if err := u.prep(op, s, ud); err != nil {
 		u.release(idx, s)
-		u.mu.Unlock()
-		finish(op, 0, err)
-		u.sink.Complete(op)
+		u.fail(op, err)
 		return
 	}
 	op.ud = ud
 	u.ring.Publish()
 	u.mu.Unlock()
+}
+
+// fail finishes op, which made no request, with err and hands it to the sink; mu is
+// held, and released first.
+func (u *uringBackend) fail(op *Op, err error) {
+	u.mu.Unlock()
+	finish(op, 0, err)
+	u.sink.Complete(op)
 }
 
 // refused says why a new request on f cannot be made, or nil; mu is held. A closing
