@@ -133,6 +133,8 @@ type uringBackend struct {
 	runners             atomic.Int32 // runners driving the ring (SetRunners)
 	front               int          // restarted reads put back at the head of starved this round (starve)
 	queued              int          // bytes multishot recvs received ahead of the reads
+	readers             atomic.Int32 // open descriptors that have made a lent read (uringRecv.reader)
+	crowded             bool         // so many descriptors read that each read makes a request (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
 
 	// Listeners accept with one multishot request each (guarded by mu).
@@ -365,7 +367,12 @@ func (u *uringBackend) Register(f *FD, sysfd int) error {
 
 // destroy runs once, when the last reference of a closing FD is dropped: every request
 // on it has completed, so the number may be reused.
-func (u *uringBackend) destroy(f *FD) { unix.Close(f.Sysfd) }
+func (u *uringBackend) destroy(f *FD) {
+	if recvOf(f).reader {
+		u.readers.Add(-1)
+	}
+	unix.Close(f.Sysfd)
+}
 
 // slot returns slot idx; mu is held.
 func (u *uringBackend) slot(idx int32) *uslot {
@@ -1254,6 +1261,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 		u.lend.endReap()
 	}
 	u.restartFreed() // submitted by the waiter's next enter
+	u.crowd()
 	u.mu.Unlock()
 	for i := range done {
 		d := &done[i]

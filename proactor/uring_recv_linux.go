@@ -80,7 +80,8 @@ type uringRecv struct {
 	capped  bool       // a cancel at the queue's bound is on its way
 	aborted bool       // Cancel or Close came while waiter waited: it is aborted at the request's end
 	end     bool       // after the queue, the end of stream (errno 0) or errno is next
-	errno   uint16     // (over wdry)
+	errno   uint8      // (over wdry; Linux's errnos are below 256)
+	reader  bool       // counted in uringBackend.readers
 	single  bool       // large messages: reads make a request each (see lentSingleMin)
 	bulk    bool       // bulk transfers: reads wait for readiness and copy when due (lentBulkMin)
 }
@@ -92,6 +93,7 @@ func (rs *uringRecv) reset() {
 	rs.waiter, rs.q = nil, nil
 	rs.idx, rs.gen, rs.errno = 0, 0, 0
 	rs.armed, rs.capped, rs.aborted, rs.end, rs.single, rs.bulk = false, false, false, false, false, false
+	rs.reader = false
 }
 
 // recvOf returns f's multishot read state.
@@ -135,6 +137,10 @@ func (q *recvQueue) pop() lentChunk {
 func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 	f := op.FD
 	rs := recvOf(f)
+	if !rs.reader {
+		rs.reader = true
+		u.readers.Add(1)
+	}
 	if rs.q.len() > 0 {
 		c := rs.q.pop()
 		u.queued -= len(c.b)
@@ -280,7 +286,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			}
 			done = u.wake(rs, done, completion{op: w, err: err})
 		} else if !f.Closing() {
-			rs.end, rs.errno = true, uint16(errno)
+			rs.end, rs.errno = true, uint8(errno)
 		}
 	}
 	if more {
@@ -312,17 +318,51 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 }
 
 // perRead reports whether reads on rs make a request each rather than share the
-// multishot recv: for large messages (rs.single), and whenever more than one runner
-// drives the shared ring. A request's completion is posted by task work on the thread
-// that submitted it; a multishot recv stays in the kernel for many reads, and with
-// several runners (goroutines that move between threads as they sleep and wake) the
-// thread that armed it is often asleep by then, and is woken only to post the
-// completion. examples/echo with two runners, unpinned, 64 B × 100 connections: 5.3 µs
-// of server CPU per message at depth 1 and 0.34 at depth 16 with the multishot recv,
-// 3.9–4.2 and 0.24–0.25 with a request per read (ARCHITECTURE.md). The thread-bound
-// variant submits everything from its owner thread, which is always the one to wake.
+// multishot recv: for large messages (rs.single), when so many reads wait that
+// requests are cheaper (crowd), and whenever more than one runner drives the shared
+// ring. A request's completion is posted by task work on the thread that submitted
+// it; a multishot recv stays in the kernel for many reads, and with several runners
+// (goroutines that move between threads as they sleep and wake) the thread that armed
+// it is often asleep by then, and is woken only to post the completion. examples/echo
+// with two runners, unpinned, 64 B × 100 connections: 5.3 µs of server CPU per
+// message at depth 1 and 0.34 at depth 16 with the multishot recv, 3.9–4.2 and
+// 0.24–0.25 with a request per read (ARCHITECTURE.md). The thread-bound variant
+// submits everything from its owner thread, which is always the one to wake.
 func (u *uringBackend) perRead(rs *uringRecv) bool {
-	return rs.single || (u.lk == nil && u.runners.Load() > 1)
+	return rs.single || u.crowded || (u.lk == nil && u.runners.Load() > 1)
+}
+
+// Many connections read with a request each (uringBackend.crowded): from crowdOn
+// descriptors that make lent reads, until fewer than crowdOff do. A multishot recv
+// posts each arrival through task work, which the runner must enter the kernel to
+// run; a request, queued while the runner works through its handlers and submitted
+// at its next enter, finds its data already received and completes there, without a
+// poll (60–90% of them at 1,000 connections × 64 B × depth 1, against 40% at 100).
+// At 1,000 connections the runner entered the kernel once per 7 messages with the
+// multishot recvs and once per 50 with requests, and spent 3.5–3.7 µs of CPU per
+// message against 3.8–4.1; at 400 connections and fewer the multishot recv is
+// cheaper (3.33 against 3.66–3.75), at 600 they are level (ARCHITECTURE.md,
+// "Crowded lent reads"). It counts descriptors, not reads waiting: with requests the
+// reads waiting in the kernel come and go with each enter (half of them or fewer
+// have not found their data), and an average of them dipped below any bound that
+// the multishot recvs stayed above, switching the two back and forth. Variables for
+// tests.
+var (
+	crowdOn  = 640
+	crowdOff = 512
+)
+
+// crowd decides, once per reap, whether lent reads make a request each because
+// many descriptors make them (crowdOn); mu is held. Multishot recvs already armed
+// stay until their next completion, which cancels them (received); requests already
+// made finish.
+func (u *uringBackend) crowd() {
+	switch n := int(u.readers.Load()); {
+	case !u.crowded && n >= crowdOn:
+		u.crowded = true
+	case u.crowded && n < crowdOff:
+		u.crowded = false
+	}
 }
 
 // SetRunners records how many runners drive the backend (RunnerCounter).

@@ -723,3 +723,62 @@ func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
 		closeAndReap(t, u, sink, f)
 	}
 }
+
+// TestUringLentReadsOfManyDescriptorsUseRequests: from crowdOn descriptors making lent
+// reads, each read makes a request instead of sharing a multishot recv (an armed one is
+// cancelled at its next completion); below crowdOff the multishot recv comes back. A
+// closed descriptor no longer counts.
+func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
+	on, off := crowdOn, crowdOff
+	crowdOn, crowdOff = 3, 2
+	t.Cleanup(func() { crowdOn, crowdOff = on, off })
+	u, sink := openUringLend(t, 4096, 16)
+	f, b := registeredPair(t, u)
+	w := newWaitingReads(t, u, sink, f, b)
+	state := func() (armed, crowded bool, readers int32) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return recvOf(f).armed, u.crowded, u.readers.Load()
+	}
+	w.read(100, 1)
+	if armed, crowded, n := state(); !armed || crowded || n != 1 {
+		t.Fatalf("one reading descriptor: armed %v, crowded %v, readers %d; want the multishot recv, 1 reader", armed, crowded, n)
+	}
+	var others []*FD
+	for i := range 2 {
+		g, gb := registeredPair(t, u)
+		write(t, gb, []byte{byte(i)})
+		if got, err := lentRead(t, u, sink, &Op{Kind: OpRead, FD: g}); err != nil || len(got) != 1 {
+			t.Fatalf("read on another descriptor: %q, %v", got, err)
+		}
+		others = append(others, g)
+	}
+	w.read(100, 2) // the armed request delivers it; the reap decides, and cancels it
+	reap(t, u, 5*time.Millisecond)
+	if armed, crowded, n := state(); armed || !crowded || n != 3 {
+		t.Fatalf("three reading descriptors: armed %v, crowded %v, readers %d; want requests, 3 readers", armed, crowded, n)
+	}
+	tail := u.ring.SQTail()
+	for v := byte(3); v < 6; v++ {
+		w.read(100, v)
+	}
+	if reqs := u.ring.SQTail() - tail; reqs != 3 {
+		t.Fatalf("crowded: %d requests for 3 reads; want 3", reqs)
+	}
+	closeAndReap(t, u, sink, others[0])
+	w.read(100, 6)
+	if armed, crowded, n := state(); armed || !crowded || n != 2 {
+		t.Fatalf("two reading descriptors (at crowdOff): armed %v, crowded %v, readers %d; want requests, 2 readers", armed, crowded, n)
+	}
+	closeAndReap(t, u, sink, others[1])
+	w.read(100, 7) // the reap before it ends the crowd
+	w.read(100, 8)
+	if armed, crowded, n := state(); !armed || crowded || n != 1 {
+		t.Fatalf("one reading descriptor again: armed %v, crowded %v, readers %d; want the multishot recv, 1 reader", armed, crowded, n)
+	}
+	w.inOrder()
+	closeAndReap(t, u, sink, f)
+	if _, _, n := state(); n != 0 {
+		t.Fatalf("%d readers counted with every descriptor closed", n)
+	}
+}
