@@ -187,7 +187,7 @@ func (c *Context) Post(h func()) {
 	c.work.Add(1)
 	r := c.current() // once: both the count and the queue need it
 	if c.stats {
-		c.countersOf(r).submitted[proactor.OpPost].Add(1)
+		c.countSubmitted(r, proactor.OpPost)
 	}
 	c.pushFrom(r, task{fn: h})
 }

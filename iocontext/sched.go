@@ -285,6 +285,7 @@ func (c *Context) leave(r *runner) {
 	default:
 	}
 	r.g.Store(0)
+	r.st.flush()
 	r.st.runNs.Add(c.now() - r.since.Swap(0))
 	c.free = append(c.free, r)
 	c.mu.Unlock()
@@ -314,6 +315,7 @@ func (r *runner) next(block bool) (task, bool) {
 	r.budget--
 	if r.budget <= 0 {
 		r.budget = c.budget
+		r.st.flush()
 		// Hand what the last handlers submitted to the kernel even when another
 		// runner holds the backend's wait.
 		c.be.Flush()
@@ -443,7 +445,8 @@ func (r *runner) pollBackend() bool {
 	r.ready, err = c.be.Wait(0, r.ready[:0])
 	c.polling.Store(false)
 	if c.stats {
-		r.st.waits.Add(1)
+		r.st.own.waits++
+		r.st.own.dirty = true
 	}
 	if err != nil && !c.closed.Load() {
 		panic("iocontext: backend wait failed: " + err.Error())
@@ -484,6 +487,7 @@ func (r *runner) queueReady() bool {
 func (r *runner) idleWait(deadline int64) {
 	c := r.c
 	if c.stats {
+		r.st.flush() // Stats is exact while the runner waits
 		start := max(c.now(), 1)
 		r.idleSince.Store(start)
 		defer func() {
@@ -536,7 +540,7 @@ func (r *runner) idleWait(deadline int64) {
 		if !c.hasWork(r) && !c.stopped.Load() {
 			var err error
 			if c.stats {
-				r.st.waits.Add(1)
+				r.st.waits.Add(1) // after the flush above: counted where Stats sees it
 			}
 			r.ready, err = c.be.Wait(timeout, r.ready[:0])
 			if err != nil && !c.closed.Load() {

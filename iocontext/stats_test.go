@@ -114,3 +114,38 @@ func TestStatsOff(t *testing.T) {
 		t.Fatalf("statistics off, yet handlers=%d posts=%d", s.Handlers, s.Submitted[proactor.OpPost])
 	}
 }
+
+// TestStatsExactWhileRunnerWaits: a runner counts its handlers in its own fields and
+// publishes them every budget of handlers; one that has run fewer and waits for work
+// must have published them, and so must one whose run call returned.
+func TestStatsExactWhileRunnerWaits(t *testing.T) {
+	ctx := newContext(t)
+	g := iocontext.NewWorkGuard(ctx)
+	ran := make(chan struct{}, 10)
+	done := make(chan struct{})
+	go func() { ctx.Run(); close(done) }()
+	for range 10 {
+		// Posted from a handler too: a runner's own submissions are counted the same way.
+		ctx.Post(func() { ctx.Post(func() { ran <- struct{}{} }) })
+	}
+	for range 10 {
+		<-ran
+	}
+	want := func(s iocontext.Stats, when string) {
+		t.Helper()
+		if s.Handlers != 20 || s.Submitted[proactor.OpPost] != 20 || s.Completed[proactor.OpPost] != 20 {
+			t.Fatalf("%s: handlers %d, posts %d, completed %d; want 20 each", when, s.Handlers, s.Submitted[proactor.OpPost], s.Completed[proactor.OpPost])
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ctx.Stats().IdleSeconds == 0 || ctx.Stats().Handlers < 20 {
+		if time.Now().After(deadline) {
+			break // want reports what was published
+		}
+		time.Sleep(time.Millisecond)
+	}
+	want(ctx.Stats(), "runner waiting")
+	g.Reset()
+	<-done
+	want(ctx.Stats(), "run returned")
+}
