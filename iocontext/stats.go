@@ -231,7 +231,9 @@ type Histogram struct {
 
 // Stats returns a snapshot of the Context's statistics. It is safe to call at any
 // time from any goroutine; the counters are read one by one, so a snapshot taken
-// under load is consistent only to within the operations in flight.
+// under load is consistent only to within the operations in flight, and a busy
+// runner publishes its counts every WithBudget handlers: they are late by at most
+// that many until it waits for work or its run call returns.
 func (c *Context) Stats() Stats {
 	s := Stats{Backend: c.info}
 	if ec, ok := c.be.(proactor.EnterCounter); ok {
