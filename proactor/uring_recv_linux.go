@@ -318,9 +318,8 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 }
 
 // perRead reports whether reads on rs make a request each rather than share the
-// multishot recv: for large messages (rs.single), when so many reads wait that
-// requests are cheaper (crowd), and whenever more than one runner drives the shared
-// ring. A request's completion is posted by task work on the thread that submitted
+// multishot recv: for large messages (rs.single), when many descriptors read (crowd),
+// and whenever more than one runner drives the shared ring. A request's completion is posted by task work on the thread that submitted
 // it; a multishot recv stays in the kernel for many reads, and with several runners
 // (goroutines that move between threads as they sleep and wake) the thread that armed
 // it is often asleep by then, and is woken only to post the completion. examples/echo
