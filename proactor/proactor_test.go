@@ -33,6 +33,20 @@ func openReactive(t *testing.T) (Backend, chanSink) {
 	return be, s
 }
 
+// reactivePair opens the reactive backend and registers one end of a new socket pair
+// with it; the other end is returned, closed when the test ends.
+func reactivePair(t *testing.T) (Backend, chanSink, *FD, int) {
+	t.Helper()
+	be, s := openReactive(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	f := new(FD)
+	if err := be.Register(f, a); err != nil {
+		t.Fatal(err)
+	}
+	return be, s, f, b
+}
+
 func socketpair(t *testing.T) (int, int) {
 	t.Helper()
 	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
@@ -76,15 +90,9 @@ func waitReady(t *testing.T, be Backend, s chanSink, want *Op) {
 }
 
 func TestReadParksUntilReadable(t *testing.T) {
-	be, s := openReactive(t)
-	a, b := socketpair(t)
-	defer unix.Close(b)
-	var f FD
-	if err := be.Register(&f, a); err != nil {
-		t.Fatal(err)
-	}
+	be, s, f, b := reactivePair(t)
 	buf := make([]byte, 8)
-	op := &Op{Kind: OpRead, FD: &f, Buf: buf}
+	op := &Op{Kind: OpRead, FD: f, Buf: buf}
 	be.Submit(op)
 	select {
 	case <-s:
@@ -96,30 +104,27 @@ func TestReadParksUntilReadable(t *testing.T) {
 	if op.N != 4 || op.Err != nil || string(buf[:4]) != "ping" {
 		t.Fatalf("read = %d, %v, %q", op.N, op.Err, buf[:op.N])
 	}
-	if err := be.Close(&f); err != nil {
+	if err := be.Close(f); err != nil {
 		t.Fatal(err)
 	}
 	if !f.Destroyed() {
 		t.Fatal("an FD with no op in flight was not closed by Close")
 	}
-	if err := be.Close(&f); !errors.Is(err, net.ErrClosed) {
+	if err := be.Close(f); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Close = %v; want net.ErrClosed", err)
 	}
 }
 
 func TestCloseAbortsParkedAndDefersClose(t *testing.T) {
-	be, s := openReactive(t)
-	a, b := socketpair(t)
-	defer unix.Close(b)
-	var f FD
-	be.Register(&f, a)
-	op := &Op{Kind: OpRead, FD: &f, Buf: make([]byte, 8)}
+	be, s, f, _ := reactivePair(t)
+	a := f.Sysfd
+	op := &Op{Kind: OpRead, FD: f, Buf: make([]byte, 8)}
 	be.Submit(op)
 	// A direct use holds a reference: Close must not close the descriptor under it.
 	if !f.Acquire() {
 		t.Fatal("Acquire failed on an open FD")
 	}
-	be.Close(&f)
+	be.Close(f)
 	got := <-s
 	if got != op || !errors.Is(op.Err, ErrAborted) || !errors.Is(op.Err, net.ErrClosed) {
 		t.Fatalf("aborted op: %v", op.Err)
@@ -145,15 +150,11 @@ func TestCloseAbortsParkedAndDefersClose(t *testing.T) {
 }
 
 func TestCancelCountsAndSparesCompleted(t *testing.T) {
-	be, s := openReactive(t)
-	a, b := socketpair(t)
-	defer unix.Close(b)
-	var f FD
-	be.Register(&f, a)
-	defer be.Close(&f)
-	r := &Op{Kind: OpRead, FD: &f, Buf: make([]byte, 8)}
+	be, s, f, b := reactivePair(t)
+	defer be.Close(f)
+	r := &Op{Kind: OpRead, FD: f, Buf: make([]byte, 8)}
 	be.Submit(r)
-	if n := be.Cancel(&f); n != 1 {
+	if n := be.Cancel(f); n != 1 {
 		t.Fatalf("Cancel aborted %d ops; want 1", n)
 	}
 	if got := <-s; got != r || r.Err != ErrAborted {
@@ -164,7 +165,7 @@ func TestCancelCountsAndSparesCompleted(t *testing.T) {
 	if got := <-s; got != r || r.Err != nil || r.N != 1 {
 		t.Fatalf("read = %d, %v", r.N, r.Err)
 	}
-	if n := be.Cancel(&f); n != 0 {
+	if n := be.Cancel(f); n != 0 {
 		t.Fatalf("Cancel with nothing in flight aborted %d", n)
 	}
 }
@@ -251,15 +252,11 @@ func TestParseKindAndEnv(t *testing.T) {
 // the read, and the descriptor must close, though the peer stays open and silent
 // (found by review: the read parked and held the descriptor until data came).
 func TestCloseDuringSubmitIsNotMissed(t *testing.T) {
-	be, s := openReactive(t)
-	a, b := socketpair(t)
-	defer unix.Close(b)
-	var f FD
-	be.Register(&f, a)
-	op := &Op{Kind: OpRead, FD: &f, Buf: make([]byte, 8)}
+	be, s, f, _ := reactivePair(t)
+	op := &Op{Kind: OpRead, FD: f, Buf: make([]byte, 8)}
 	reactiveHookPark = func(got *Op) {
 		if got == op {
-			be.Close(&f)
+			be.Close(f)
 		}
 	}
 	defer func() { reactiveHookPark = nil }()
