@@ -470,9 +470,7 @@ func (u *uringBackend) Submit(op *Op) {
 		u.sink.Complete(op)
 		return
 	}
-	u.mu.Lock()
-	if err := u.refused(f); err != nil {
-		u.fail(op, err)
+	if !u.lockFor(op) {
 		return
 	}
 	if op.Kind == OpAccept {
@@ -509,9 +507,7 @@ func (u *uringBackend) Submit(op *Op) {
 			u.sink.Complete(op)
 			return
 		}
-		u.mu.Lock()
-		if err := u.refused(f); err != nil {
-			u.fail(op, err)
+		if !u.lockFor(op) {
 			return
 		}
 	}
@@ -524,6 +520,17 @@ func (u *uringBackend) Submit(op *Op) {
 	op.ud = ud
 	u.ring.Publish()
 	u.mu.Unlock()
+}
+
+// lockFor takes mu for a new request of op's; when its descriptor refuses one
+// (refused), op fails instead, mu released, and lockFor reports false.
+func (u *uringBackend) lockFor(op *Op) bool {
+	u.mu.Lock()
+	if err := u.refused(op.FD); err != nil {
+		u.fail(op, err)
+		return false
+	}
+	return true
 }
 
 // fail finishes op, which made no request, with err and hands it to the sink; mu is
