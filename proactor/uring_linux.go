@@ -522,12 +522,18 @@ func (u *uringBackend) Submit(op *Op) {
 	u.mu.Unlock()
 }
 
-// lockFor takes mu for a new request of op's; when its descriptor refuses one
-// (refused), op fails instead, mu released, and lockFor reports false.
+// lockFor takes mu for a new request of op's, and reports true. When none can be made,
+// op fails instead (mu released) and lockFor reports false: after Shutdown, and on a
+// closing descriptor, because Close has taken the lock or is about to, and its cancel
+// may already be queued ahead of the request and would miss it.
 func (u *uringBackend) lockFor(op *Op) bool {
 	u.mu.Lock()
-	if err := u.refused(op.FD); err != nil {
-		u.fail(op, err)
+	switch {
+	case u.closed:
+		u.fail(op, errClosed)
+		return false
+	case op.FD.Closing():
+		u.fail(op, ErrAbortedClosed)
 		return false
 	}
 	return true
@@ -539,19 +545,6 @@ func (u *uringBackend) fail(op *Op, err error) {
 	u.mu.Unlock()
 	finish(op, 0, err)
 	u.sink.Complete(op)
-}
-
-// refused says why a new request on f cannot be made, or nil; mu is held. A closing
-// f refuses it because Close has taken the lock or is about to: its cancel may already
-// be queued ahead of the request and would miss it.
-func (u *uringBackend) refused(f *FD) error {
-	switch {
-	case u.closed:
-		return errClosed
-	case f.Closing():
-		return ErrAbortedClosed
-	}
-	return nil
 }
 
 // prep fills a submission entry for op; mu is held. It fails with ErrAbortedClosed
