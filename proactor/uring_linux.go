@@ -39,6 +39,7 @@ const (
 	tagWake   = 3 // the eventfd read that wakes the waiter
 	tagAccept = 4 // a listener's multishot accept; the slot holds the FD reference it keeps
 	tagRecv   = 5 // a descriptor's multishot lent read; the slot holds the FD reference it keeps
+	tagTick   = 6 // the multishot timeout that bounds a raw sleep (uring_tick_linux.go); no slot
 	genMask   = 1<<24 - 1
 )
 
@@ -145,6 +146,17 @@ type uringBackend struct {
 	wakeBuf     [8]byte // the read's target, in the backend (a heap object) until Shutdown
 	wakeArmed   bool    // the read is in the kernel (guarded by mu)
 	wakePending atomic.Bool
+
+	// The waiter's raw sleeps (uring_tick_linux.go). hot and tickFired are the
+	// waiter's own; the rest is guarded by mu.
+	hot       bool          // the last sleep ended with work: the next keeps the P
+	tickFired bool          // the armed tick fired during this Wait
+	tickCQEs  int           // completions of ticks and their cancels reaped during this Wait
+	tickArmed bool          // a tick of generation tickGen is in the kernel and wanted
+	tickOff   bool          // the kernel refused the tick: sleeps are always told
+	tickGen   uint32        // generation of the latest tick, in its user data
+	ticks     int           // tick requests in the kernel, the cancelled ones included
+	tickTS    unix.Timespec // the tick's period, read by the kernel when it takes the entry
 
 	enters    atomic.Uint64 // io_uring_enter calls, for statistics
 	overflows atomic.Uint64 // times Wait found completions kept on the kernel's overflow list
@@ -1133,9 +1145,13 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 		return u.lockedWait(timeout, ready)
 	}
 	r := u.ring
-	pending := r.SQPending()
+	u.tickFired, u.tickCQEs = false, 0
 	var err error
-	if r.CQReady() == 0 && timeout != 0 {
+	slept := r.CQReady() == 0 && timeout != 0
+	if slept && u.sleepRaw() {
+		u.enters.Add(1)
+		_, err = r.EnterRaw(r.SQPending(), 1, uring.EnterGetEvents, timeout)
+	} else if pending := r.SQPending(); slept {
 		_, err = u.enter(pending, 1, uring.EnterGetEvents, timeout)
 	} else if sq := r.SQFlags(); pending > 0 || sq&(uring.SQCQOverflow|uring.SQTaskrun) != 0 {
 		flags := uint32(0)
@@ -1149,7 +1165,8 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 	if !transient(err) {
 		return ready, os.NewSyscallError("io_uring_enter", err)
 	}
-	for total := 0; total < uringReapMax; {
+	total := 0
+	for total < uringReapMax {
 		n := r.Peek(u.cqes)
 		if n == 0 {
 			if r.SQFlags()&uring.SQCQOverflow == 0 {
@@ -1165,6 +1182,9 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 		}
 		total += n
 		ready = u.complete(u.cqes[:n], ready)
+	}
+	if slept {
+		u.cool(total - u.tickCQEs)
 	}
 	return ready, nil
 }
@@ -1186,6 +1206,8 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			if !u.closed {
 				u.armWake()
 			}
+		case tagTick:
+			u.tick(c, gen, idx)
 		case tagAccept:
 			if s := u.live(idx, gen); s != nil {
 				done = u.accepted(c, idx, s, done)
@@ -1327,12 +1349,15 @@ func (u *uringBackend) Shutdown() error {
 		u.sqe().PrepCancel(makeUD(tagWake, 0, 0), 0, makeUD(tagCancel, 0, 0))
 		u.ring.Publish()
 	}
+	if u.tickArmed {
+		u.disarmTick()
+	}
 	u.mu.Unlock()
 	deadline := time.Now().Add(time.Second)
 	var ready []*Op
 	for {
 		u.mu.Lock()
-		idle := !u.wakeArmed && u.used == 0
+		idle := !u.wakeArmed && u.used == 0 && u.ticks == 0
 		u.mu.Unlock()
 		if idle || time.Now().After(deadline) {
 			break
@@ -1345,7 +1370,7 @@ func (u *uringBackend) Shutdown() error {
 		}
 	}
 	u.mu.Lock()
-	leaked := u.wakeArmed || u.used > 0
+	leaked := u.wakeArmed || u.used > 0 || u.ticks > 0
 	u.mu.Unlock()
 	if leaked {
 		keepForever(u)

@@ -189,6 +189,7 @@ func collect(t *testing.T, u *uringBackend, sink chanSink, d time.Duration, done
 // request; data that arrives while no read waits is kept, in order, up to the bound,
 // and the rest stays in the socket until the reads catch up.
 func TestUringLentReadsShareOneRequest(t *testing.T) {
+	toldSleeps(t) // the test counts entries: no tick among them
 	u, sink := openUringLend(t, 64, 64)
 	f, b := registeredPair(t, u)
 	op := &Op{Kind: OpRead, FD: f}
@@ -513,6 +514,7 @@ func TestUringStarvedReadsAllRestarted(t *testing.T) {
 // copies when the read asks rather than when the data arrives; a small message
 // brings the multishot recv back. The bytes arrive in order across both switches.
 func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
+	toldSleeps(t) // the test counts entries: no tick among them
 	u, sink := openUringLend(t, 16<<10, 16)
 	f, b := registeredPair(t, u)
 	w := newWaitingReads(t, u, sink, f, b)
@@ -621,6 +623,7 @@ func TestUringLendRingKeepsAHotSet(t *testing.T) {
 // read is a request of its own (a multishot recv armed before is cancelled at its
 // next completion); with one again, reads share the multishot recv.
 func TestUringLentReadsWithRunnersUseRequests(t *testing.T) {
+	toldSleeps(t) // the test counts entries: no tick among them
 	u, sink := openUringLend(t, 4096, 16)
 	f, b := registeredPair(t, u)
 	w := newWaitingReads(t, u, sink, f, b)
@@ -729,6 +732,7 @@ func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
 // cancelled at its next completion); below crowdOff the multishot recv comes back. A
 // closed descriptor no longer counts.
 func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
+	toldSleeps(t) // the test counts entries: no tick among them
 	on, off := crowdOn, crowdOff
 	crowdOn, crowdOff = 3, 2
 	t.Cleanup(func() { crowdOn, crowdOff = on, off })

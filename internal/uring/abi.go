@@ -198,6 +198,11 @@ const (
 	CancelAny = 1 << 2
 )
 
+// TimeoutMultishot (SQE.OpFlags of OpTimeout, Linux 6.4) makes a timeout fire every
+// period, count times (SQE.Off; 0: until cancelled), each firing a completion with
+// CQEFMore and -ETIME.
+const TimeoutMultishot = 1 << 6
+
 // Poll flags carried in SQE.Len of OpPollAdd.
 const PollAddMulti = 1 << 0
 

@@ -236,6 +236,19 @@ func (r *Ring) Peek(dst []CQE) int {
 // entries the kernel consumed. ETIME (the timeout passed) is reported as a nil error;
 // EINTR is returned to the caller, which decides whether to go on waiting.
 func (r *Ring) Enter(toSubmit, minComplete, flags uint32, timeout time.Duration) (int, error) {
+	return r.enter(toSubmit, minComplete, flags, timeout, false)
+}
+
+// EnterRaw is Enter without telling the Go scheduler that the goroutine may block: it
+// keeps its P while it sleeps in the kernel, and no other goroutine runs on that P
+// meanwhile. The caller bounds the sleep (a timeout, or a completion it knows will
+// come) and takes the signal the runtime sends to preempt it (EINTR) as a reason to
+// return.
+func (r *Ring) EnterRaw(toSubmit, minComplete, flags uint32, timeout time.Duration) (int, error) {
+	return r.enter(toSubmit, minComplete, flags, timeout, true)
+}
+
+func (r *Ring) enter(toSubmit, minComplete, flags uint32, timeout time.Duration, raw bool) (int, error) {
 	var arg, argSize uintptr
 	if timeout >= 0 && flags&EnterGetEvents != 0 {
 		r.ts = unix.NsecToTimespec(int64(timeout))
@@ -245,8 +258,13 @@ func (r *Ring) Enter(toSubmit, minComplete, flags uint32, timeout time.Duration)
 		arg, argSize = uintptr(unsafe.Pointer(&r.arg)), uintptr(getEventsArgSize)
 		flags |= EnterExtArg
 	}
-	// Syscall6, not RawSyscall6: the call may block, and the scheduler must know.
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), arg, argSize)
+	var n uintptr
+	var errno unix.Errno
+	if raw {
+		n, _, errno = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), arg, argSize)
+	} else {
+		n, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), arg, argSize)
+	}
 	if errno != 0 {
 		if errno == unix.ETIME {
 			return 0, nil
