@@ -47,9 +47,19 @@ const recvQueuePieces = 64
 // (ARCHITECTURE.md, "Multishot lent reads"): 4 KiB x 100 x 16 1.18 against 2.2-3.2 µs
 // per message, 4 KiB x 1,000 x 1 5.0 against 5.5; 64 B x 100 x 1 3.23 multishot
 // against 3.40 with requests.
+//
+// It switches only when the data would wait long, though: when large pieces queue
+// up behind one another (the peer sends ahead of the reads), when more than
+// lentSingleReaders descriptors read (many connections' data between a copy and its
+// use), or when one piece is a bulk transfer's (lentBulkMin: its reads then wait for
+// readiness). One large message at a time on a few connections stays in the cache:
+// 4 KiB × 100 × 1 cost 3.61-3.70 µs per message with the multishot recv against
+// 3.79-3.86 with a request per read, and 4 KiB × 400 × 1 3.74-3.81 against 3.58-3.72
+// (ARCHITECTURE.md, "Large messages one at a time").
 const (
-	lentSingleMin = 2048
-	lentMultiMax  = 512
+	lentSingleMin     = 2048
+	lentMultiMax      = 512
+	lentSingleReaders = 256
 )
 
 // uringMultishotRecv says whether lent reads use multishot recv; cleared when the
@@ -234,7 +244,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			u.queued += int(c.Res)
 			full = u.queueFull(rs)
 		}
-		if c.Res >= lentSingleMin && !f.Closing() {
+		if c.Res >= lentSingleMin && (c.Res >= lentBulkMin || rs.q.len() >= 2 || u.readers.Load() > lentSingleReaders) && !f.Closing() {
 			rs.single = true // large messages: a request per read (lentSingleMin)
 		}
 		// The cancel ends the request; what it posts before that is queued.

@@ -509,10 +509,12 @@ func TestUringStarvedReadsAllRestarted(t *testing.T) {
 	}
 }
 
-// TestUringLentReadsLargeMessagesUseRequests: a completion of lentSingleMin bytes or
-// more ends the descriptor's multishot recv and its reads make a request each, which
-// copies when the read asks rather than when the data arrives; a small message
-// brings the multishot recv back. The bytes arrive in order across both switches.
+// TestUringLentReadsLargeMessagesUseRequests: a descriptor whose large messages queue
+// up ahead of its reads, or one of many descriptors reading large messages, switches
+// to a request per read, which copies when the read asks rather than when the data
+// arrives; one large message at a time on a few descriptors stays multishot (it stays
+// in the cache). A small message brings the multishot recv back. The bytes arrive in
+// order across every switch.
 func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
 	toldSleeps(t) // the test counts entries: no tick among them
 	u, sink := openUringLend(t, 16<<10, 16)
@@ -529,24 +531,54 @@ func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
 		t.Fatalf("after a small message: armed %v, single %v; want the multishot recv armed", armed, single)
 	}
 	w.read(lentSingleMin, 2)
-	reap(t, u, 5*time.Millisecond) // the cancel lands
+	w.read(4096, 3)
+	if armed, single := state(); !armed || single {
+		t.Fatalf("after large messages one at a time: armed %v, single %v; want the multishot recv still", armed, single)
+	}
+
+	// Large messages ahead of the reads: the second queued one switches.
+	for v := byte(4); v <= 6; v++ {
+		msg := bytes.Repeat([]byte{v}, 4096)
+		w.want = append(w.want, msg...)
+		if _, err := unix.Write(b, msg); err != nil {
+			t.Fatal(err)
+		}
+		reap(t, u, 5*time.Millisecond) // received ahead; after the second, the cancel lands
+	}
 	if armed, single := state(); armed || !single {
-		t.Fatalf("after a %d-byte message: armed %v, single %v; want requests per read", lentSingleMin, armed, single)
+		t.Fatalf("after large messages queued ahead of the reads: armed %v, single %v; want requests per read", armed, single)
+	}
+	for len(w.got) < len(w.want) {
+		p, err := lentRead(t, u, sink, w.op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.got = append(w.got, p...)
 	}
 	tail := u.ring.SQTail()
-	w.read(4096, 3)
-	w.read(4096, 4)
+	w.read(4096, 7)
+	w.read(4096, 8)
 	if armed, single := state(); armed || !single {
 		t.Fatalf("reading large messages: armed %v, single %v; want requests per read", armed, single)
 	}
 	if reqs := u.ring.SQTail() - tail; reqs != 2 {
 		t.Fatalf("%d requests for 2 reads in request mode; want 2", reqs)
 	}
-	w.read(lentMultiMax-1, 5) // small again
-	w.read(100, 6)
+	w.read(lentMultiMax-1, 9) // small again
+	w.read(100, 10)
 	if armed, single := state(); !armed || single {
 		t.Fatalf("after small messages: armed %v, single %v; want the multishot recv again", armed, single)
 	}
+
+	// Many descriptors reading: one large message switches.
+	u.readers.Add(lentSingleReaders)
+	defer u.readers.Add(-lentSingleReaders)
+	w.read(4096, 11)
+	reap(t, u, 5*time.Millisecond) // the cancel lands
+	if armed, single := state(); armed || !single {
+		t.Fatalf("a large message with %d descriptors reading: armed %v, single %v; want requests per read", u.readers.Load(), armed, single)
+	}
+	w.read(100, 12)
 	w.inOrder()
 	closeAndReap(t, u, sink, f)
 }

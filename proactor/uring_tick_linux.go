@@ -59,6 +59,9 @@ func (u *uringBackend) sleepRaw() bool {
 		return false
 	}
 	if !u.tickArmed {
+		if u.ticks > 0 {
+			return false // a cancelled tick still lasts: one at a time (see tick)
+		}
 		u.tickGen = (u.tickGen + 1) & genMask
 		u.tickTS = unix.NsecToTimespec(int64(tickPeriod))
 		// The kernel copies tickTS when it takes the entry; the backend is on the heap.
@@ -75,9 +78,12 @@ func (u *uringBackend) sleepRaw() bool {
 func (u *uringBackend) tick(c *uring.CQE, gen uint32, idx int32) {
 	u.tickCQEs++ // not work: cool must not take them for a reason to stay hot
 	if idx == tickCancel {
-		if c.Res == -int32(unix.EALREADY) {
-			// The timer was firing as the cancel came, and a multishot timeout
-			// goes on after that: cancel it again (ENOENT if it has ended).
+		if c.Res != 0 && u.ticks > 0 && !u.tickArmed {
+			// Missed, and the tick has not ended (it is the only one in the kernel:
+			// sleepRaw arms none while a cancelled one lasts). A multishot timeout
+			// that fires is off the kernel's list until its completion is posted,
+			// by task work that then arms it again (ENOENT), or is firing at that
+			// moment (EALREADY): cancel it again.
 			u.cancelTick(gen)
 		}
 		return
@@ -119,8 +125,7 @@ func (u *uringBackend) cool(work int) {
 }
 
 // disarmTick queues the cancel of the armed tick; mu is held. Its last completion,
-// which ends its count in ticks, comes later; the completions of an older tick are
-// told apart by their generation.
+// which ends its count in ticks, comes later; until then no other tick is armed.
 func (u *uringBackend) disarmTick() {
 	u.cancelTick(u.tickGen)
 	u.tickArmed = false
