@@ -12,8 +12,11 @@
 // serves one: its read waits for readiness and copies in Perform, just before the
 // handler, and its write is made at once, so the bytes stay in the cache between the
 // two (a "bulk" descriptor, uring_bulk_linux.go). Lent reads share a multishot recv per
-// descriptor, or make a recv request each when the messages are large or when many
-// descriptors read (uring_recv_linux.go). Open with
+// descriptor, or make a recv request each when large messages queue up or when many
+// descriptors read (uring_recv_linux.go). A waiter whose last sleep in the ring
+// reaped work sleeps without releasing its P to the Go scheduler, bounded by a
+// multishot timeout every 2 ms, so that sysmon does not hand the P to another thread
+// for nothing at every sleep (uring_tick_linux.go). Open with
 // Auto picks it where the kernel allows it and falls back to the reactive backend with
 // the reason in Info. The reactive backend emulates that over a
 // readiness reactor (package reactor: epoll or kqueue): it tries the syscall at once and,
