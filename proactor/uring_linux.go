@@ -147,8 +147,8 @@ type uringBackend struct {
 	wakeArmed   bool    // the read is in the kernel (guarded by mu)
 	wakePending atomic.Bool
 
-	// The waiter's raw sleeps (uring_tick_linux.go). hot and tickFired are the
-	// waiter's own; the rest is guarded by mu.
+	// The waiter's raw sleeps (uring_tick_linux.go). hot, tickFired and tickCQEs
+	// are the waiter's own (complete sets the last two); the rest is guarded by mu.
 	hot       bool          // the last sleep ended with work: the next keeps the P
 	tickFired bool          // the armed tick fired during this Wait
 	tickCQEs  int           // completions of ticks and their cancels reaped during this Wait
