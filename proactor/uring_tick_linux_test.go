@@ -8,30 +8,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// waitOnce runs u.Wait(timeout) on another goroutine and returns what it reaped; if
-// it has not returned within limit, it wakes it and fails the test.
-func waitOnce(t *testing.T, u *uringBackend, timeout, limit time.Duration) []*Op {
-	t.Helper()
-	type result struct {
-		ready []*Op
-		err   error
-	}
-	got := make(chan result, 1)
+// goWait runs u.Wait(timeout) on another goroutine; its error comes on the channel.
+func goWait(u *uringBackend, timeout time.Duration) <-chan error {
+	got := make(chan error, 1)
 	go func() {
-		r, err := u.Wait(timeout, nil)
-		got <- result{r, err}
+		_, err := u.Wait(timeout, nil)
+		got <- err
 	}()
+	return got
+}
+
+// waitOnce runs u.Wait(timeout) on another goroutine; if it has not returned within
+// limit, it wakes it and fails the test.
+func waitOnce(t *testing.T, u *uringBackend, timeout, limit time.Duration) {
+	t.Helper()
+	got := goWait(u, timeout)
 	select {
-	case r := <-got:
-		if r.err != nil {
-			t.Fatal(r.err)
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
 		}
-		return r.ready
 	case <-time.After(limit):
 		u.Wake()
 		<-got
 		t.Fatalf("a sleep with nothing to reap did not end within %v", limit)
-		return nil
 	}
 }
 
@@ -40,11 +40,7 @@ func waitOnce(t *testing.T, u *uringBackend, timeout, limit time.Duration) []*Op
 func wokenSleep(t *testing.T, u *uringBackend) {
 	t.Helper()
 	for try := 0; try < 100; try++ {
-		got := make(chan error, 1)
-		go func() {
-			_, err := u.Wait(-1, nil)
-			got <- err
-		}()
+		got := goWait(u, -1)
 		var err error
 		select {
 		case err = <-got: // reaped what was there, without sleeping
@@ -121,11 +117,7 @@ func TestUringShutdownCancelsTheTick(t *testing.T) {
 	u := openUringOrSkip(t, make(chanSink, 1))
 	wokenSleep(t, u)
 	// The next sleep is raw and arms the tick; a wake-up ends it.
-	got := make(chan error, 1)
-	go func() {
-		_, err := u.Wait(-1, nil)
-		got <- err
-	}()
+	got := goWait(u, -1)
 	for deadline := time.Now().Add(5 * time.Second); ticksLeft(u) == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			u.Wake()
