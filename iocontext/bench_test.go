@@ -88,6 +88,27 @@ func BenchmarkPostChains(b *testing.B) {
 	}
 }
 
+// BenchmarkHandlerOverhead measures the scheduler's own cost per handler: 64 chains of
+// empty handlers that post their successor, run by one runner. Every handler of a
+// server pays it (ARCHITECTURE.md, "Locked instructions per message").
+func BenchmarkHandlerOverhead(b *testing.B) {
+	b.ReportAllocs()
+	ctx := newContext(b)
+	defer ctx.Close()
+	left := b.N
+	var step func()
+	step = func() {
+		// One runner: the counter is only touched by it.
+		if left--; left > 0 {
+			ctx.Post(step)
+		}
+	}
+	for range min(64, b.N) {
+		ctx.Post(step)
+	}
+	ctx.Run()
+}
+
 // BenchmarkTimerArmFire arms timers 0–1 ms ahead in batches of 1,000 and waits for
 // them all to fire: the cost per timer of heap insertion, expiry and handler delivery.
 func BenchmarkTimerArmFire(b *testing.B) {

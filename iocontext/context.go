@@ -184,8 +184,8 @@ func (c *Context) Post(h func()) {
 	if c.closed.Load() && c.active.Load() == 0 {
 		return
 	}
-	c.work.Add(1)
-	r := c.current() // once: both the count and the queue need it
+	r := c.current() // once: the count and the queue need it
+	c.addWorkFrom(r)
 	if c.stats {
 		c.countSubmitted(r, proactor.OpPost)
 	}
@@ -195,7 +195,7 @@ func (c *Context) Post(h func()) {
 // Dispatch runs h at once when called from a handler that one of c's runners is
 // running, and otherwise behaves like Post.
 func (c *Context) Dispatch(h func()) {
-	if r := c.current(); r != nil && r.inHandler.Load() {
+	if r := c.current(); r != nil && r.inHandler { // r is this goroutine's runner: its field
 		h()
 		return
 	}
@@ -241,7 +241,21 @@ func (c *Context) pushFrom(r *runner, t task) {
 }
 
 // addWork counts one more unit of outstanding work.
-func (c *Context) addWork() { c.work.Add(1) }
+func (c *Context) addWork() { c.addWorkFrom(c.current()) }
+
+// addWorkFrom is addWork for a caller that knows its runner (nil: not a runner). A
+// handler's own unit of work ends when it returns; a handler that starts an operation
+// or posts a handler hands its unit on instead (runner.credit), so the count never
+// touches 0 in between, as the +1 before the -1 ensured, without the two atomic adds
+// on a line every runner shares. An echo's handlers each start one operation: none
+// of them changes the count.
+func (c *Context) addWorkFrom(r *runner) {
+	if r != nil && r.credit > 0 {
+		r.credit--
+		return
+	}
+	c.work.Add(1)
+}
 
 // workDone counts one unit of work finished; the last one stops the Context, so that
 // every run call returns (Asio's rule).

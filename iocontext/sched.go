@@ -23,16 +23,23 @@ type runner struct {
 	c *Context
 	g atomic.Uintptr // gident of the goroutine, 0 while unused; read by scans of stale snapshots
 
-	mu   sync.Mutex   // guards q; taken by the owner and by thieves
+	mu   sync.Mutex   // guards q and took; taken by the owner and by thieves
 	q    ring         // local queue: completions it reaped, handlers posted from its handlers
-	qlen atomic.Int32 // q.len(), for thieves and for the idle check
+	qlen atomic.Int32 // q.len() for thieves, the idle check and Stats: exact at 0, see popLocal
+	// took: the owner took a task from q and has not been back for the next one or to
+	// the backend since, so it is running a handler (or about to come back). Thieves
+	// read it under mu; the owner sets it there at no extra cost, where an atomic flag
+	// stored around every handler cost two locked instructions a task.
+	took bool
 
 	wake      chan struct{} // a token wakes the runner from its idle sleep
 	searching bool          // woken and counted in c.searching until it finds work or sleeps
-	inHandler atomic.Bool   // running a handler: Dispatch runs inline; a panic must settle its work; thieves look
+	inHandler bool          // running a handler: Dispatch runs inline; a panic must settle its work. The owner's alone
+	credit    int           // the running handler's unit of work while no operation took it (addWorkFrom). The owner's alone
 	budget    int           // handlers left before the next look at the backend and shared queue
 	limit     int           // the run call's handler limit (0: none)
 	ready     []*proactor.Op
+	writers   []*writer    // spare writers for this runner's handlers (getWriter); the owner's alone
 	sleepT    *time.Timer  // RunFor's sleep timeout, made on first use
 	st        *counters    // statistics, kept when the runner structure is reused
 	since     atomic.Int64 // when the current run call began (ns since epoch), 0 outside
@@ -112,10 +119,10 @@ func (c *Context) run(m mode) (n int) {
 	r := c.enter()
 	r.limit = m.limit
 	defer func() {
-		if r.inHandler.Load() {
+		if r.inHandler {
 			// A handler panicked: its unit of work is finished all the same.
-			r.inHandler.Store(false)
-			c.workDone()
+			r.inHandler = false
+			r.settle()
 		}
 		v := recover()
 		var pe *PanicError
@@ -193,18 +200,27 @@ func (r *runner) runTask(t task) bool {
 			r.countDone(op, op.N, op.Err, eof, op.Syscalls, t.stamp)
 			op.Syscalls = 0
 		}
-		r.inHandler.Store(true)
+		r.inHandler, r.credit = true, 1
 		op.Done(op)
 	} else {
 		if c.stats {
 			r.countDone(nil, 0, nil, false, 0, 0)
 		}
-		r.inHandler.Store(true)
+		r.inHandler, r.credit = true, 1
 		t.fn()
 	}
-	r.inHandler.Store(false)
-	c.workDone()
+	r.inHandler = false
+	r.settle()
 	return true
+}
+
+// settle ends the unit of work of the handler that just returned, unless an operation
+// it started took it over (addWorkFrom).
+func (r *runner) settle() {
+	if r.credit > 0 {
+		r.credit = 0
+		r.c.workDone()
+	}
 }
 
 // enter registers the calling goroutine as a runner.
@@ -316,6 +332,7 @@ func (r *runner) next(block bool) (task, bool) {
 	if r.budget <= 0 {
 		r.budget = c.budget
 		r.st.flush()
+		r.syncQlen() // popLocal lets it lag; Stats' queue depth is good every budget
 		// Hand what the last handlers submitted to the kernel even when another
 		// runner holds the backend's wait.
 		c.be.Flush()
@@ -353,15 +370,31 @@ func (r *runner) next(block bool) (task, bool) {
 	return task{}, false
 }
 
+// popLocal takes the task at the front of r's own queue. It stores the queue's length
+// for others only when the queue empties, or every 8 tasks: an atomic store is a locked
+// instruction (XCHG on amd64), and this runs for every handler. So qlen may be up to 7
+// above the queue's length, never above 0 when the queue is empty: the idle check
+// (hasWork) and the chained wake-up in run stay exact, and a thief that picks its
+// victim by a stale count takes half of what it finds there under the lock.
 func (r *runner) popLocal() (task, bool) {
 	if r.qlen.Load() == 0 {
 		return task{}, false
 	}
 	r.mu.Lock()
 	t, ok := r.q.pop()
-	r.qlen.Store(int32(r.q.len()))
+	if n := r.q.len(); n&7 == 0 {
+		r.qlen.Store(int32(n))
+	}
+	r.took = ok
 	r.mu.Unlock()
 	return t, ok
+}
+
+// syncQlen stores the exact length of r's queue in qlen.
+func (r *runner) syncQlen() {
+	r.mu.Lock()
+	r.qlen.Store(int32(r.q.len()))
+	r.mu.Unlock()
 }
 
 // unpopLocal puts back the task popLocal returned.
@@ -416,7 +449,7 @@ func (r *runner) steal() bool {
 	}
 	victim.mu.Lock()
 	n := victim.q.len()
-	if n == 0 || (n == 1 && !victim.inHandler.Load()) {
+	if n == 0 || (n == 1 && !victim.took) {
 		// A lone task of a runner that is between handlers is about to be run by
 		// that runner; taking it would only move it away from a warm cache.
 		victim.mu.Unlock()
@@ -475,8 +508,12 @@ func (r *runner) queueReady() bool {
 		r.q.push(t)
 		r.ready[i] = nil
 	}
-	n += c.timers.expire(c.now(), &r.q)
+	if c.timers.next() != math.MaxInt64 {
+		// The clock only when a timer is armed: it is a vDSO call, once a reap.
+		n += c.timers.expire(c.now(), &r.q)
+	}
 	r.qlen.Store(int32(r.q.len()))
+	r.took = false // at the backend, not in a handler
 	r.mu.Unlock()
 	r.ready = r.ready[:0]
 	return n > 0

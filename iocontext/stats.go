@@ -148,7 +148,11 @@ func (c *Context) submit(op *proactor.Op) {
 		c.be.Submit(op)
 		return
 	}
-	r := c.current()
+	c.submitFrom(c.current(), op)
+}
+
+// submitFrom is submit for a caller that knows its runner (nil: not a runner).
+func (c *Context) submitFrom(r *runner, op *proactor.Op) {
 	if c.stats {
 		c.countSubmitted(r, op.Kind)
 	}
@@ -206,7 +210,7 @@ type Stats struct {
 	Errors    [NumOpKinds][NumErrClasses]uint64 // completions with an error, by kind and class
 	Latency   Histogram                         // completion queued → handler started (sampled)
 
-	QueueDepth    int     // handlers queued now (shared queue and runners' queues)
+	QueueDepth    int     // handlers queued now (shared queue and runners' queues); a busy runner's share may read up to 7 high
 	Runners       int     // goroutines inside a run call now
 	BusySeconds   float64 // runner time spent running handlers and reaping
 	IdleSeconds   float64 // runner time spent waiting for work

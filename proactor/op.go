@@ -138,7 +138,13 @@ type Sink interface {
 // finish records the result and drops the op's reference on its descriptor.
 func finish(op *Op, n int, err error) {
 	op.N, op.Err = n, err
-	op.abort.Store(abortNone)
+	// Stored only when set: the store is a locked instruction, which waits for the
+	// op's cache line (its first touch in a reap) with every store before it, and an
+	// abort is rare. A Cancel that sets it after the look could as well have set it
+	// after an unconditional store: the outcome is one the old order allowed.
+	if op.abort.Load() != abortNone {
+		op.abort.Store(abortNone)
+	}
 	op.FD.Release()
 }
 
