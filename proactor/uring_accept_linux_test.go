@@ -125,3 +125,56 @@ func TestUringAcceptAfterBacklogCap(t *testing.T) {
 	}
 	closeAndReapDone(t, u, lf)
 }
+
+// TestUringAcceptClosedWhileWaitingForAnEntry: arming a listener's multishot accept
+// takes an entry, and a full SQ lets sqe drop the lock to make room. A Close that runs
+// there aborts the waiting accept (nothing is armed yet); the accept armed after it
+// would hold the listener open until a connection came, behind the Close's cancel.
+// The hook stands for the full SQ.
+func TestUringAcceptClosedWhileWaitingForAnEntry(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	sink := make(chanSink, 4)
+	u := openUringOrSkip(t, sink)
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 8); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	lf := new(FD)
+	if err := u.Register(lf, lfd); err != nil {
+		t.Fatal(err)
+	}
+	var closeErr error
+	u.mu.Lock()
+	u.sqeDropped = func() { closeErr = u.Close(lf) }
+	u.mu.Unlock()
+	op := &Op{Kind: OpAccept, FD: lf}
+	u.Submit(op)
+	u.Flush()
+	if closeErr != nil {
+		t.Fatalf("Close in the window: %v", closeErr)
+	}
+	select {
+	case got := <-sink:
+		if got != op || !errors.Is(op.Err, ErrAbortedClosed) {
+			t.Fatalf("accept closed while it waited for an entry: %v; want ErrAbortedClosed", op.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting accept was not aborted by the Close")
+	}
+	for deadline := time.Now().Add(5 * time.Second); !lf.Destroyed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("listener not closed: an accept armed after the Close holds it")
+		}
+		if _, err := u.Wait(2*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -137,6 +137,14 @@ type uringBackend struct {
 	readers             atomic.Int32 // open descriptors that have made a lent read (uringRecv.reader)
 	crowded             bool         // so many descriptors read that each read makes a request (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
+	// Reads whose request found their descriptor closing once it had its entry
+	// (recvOnce): a Close ran while sqe waited for room and found nothing of theirs to
+	// abort. Their entry became a no-op, whose completion wakes the reap that fails them.
+	closingReads []*Op
+
+	// sqeDropped, when set, runs once with mu released at the next sqe, as a full SQ
+	// would let a Close run there (tests).
+	sqeDropped func()
 
 	// Listeners accept with one multishot request each (guarded by mu).
 	accepts map[*FD]*acceptState
@@ -192,7 +200,7 @@ func (u *uringBackend) enter(toSubmit, minComplete, flags uint32, timeout time.D
 func (u *uringBackend) InFlight() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.ops + len(u.starved) + u.waiting
+	return u.ops + len(u.starved) + u.waiting + len(u.closingReads)
 }
 
 // Enters is how many io_uring_enter calls the backend has made.
@@ -446,6 +454,12 @@ func (u *uringBackend) release(idx int32, s *uslot) {
 // sqe returns a free submission entry, handing the queued ones to the kernel when the
 // queue is full; mu is held (and released while backing off).
 func (u *uringBackend) sqe() *uring.SQE {
+	if h := u.sqeDropped; h != nil {
+		u.sqeDropped = nil
+		u.mu.Unlock()
+		h()
+		u.mu.Lock()
+	}
 	for {
 		if e := u.ring.GetSQE(); e != nil {
 			return e
@@ -677,10 +691,18 @@ func (u *uringBackend) armAccept(st *acceptState, f *FD) {
 	if !f.Acquire() {
 		return // closing
 	}
+	e := u.sqeFor(f)
+	if e == nil {
+		// A Close ran while sqe waited for room: it found the request unarmed and
+		// aborted the waiter itself. Armed now, the accept would hold the listener
+		// open until a connection came.
+		f.Release()
+		return
+	}
 	idx, s := u.alloc()
 	s.fd = f
 	st.ud = makeUD(tagAccept, s.gen, uint32(idx))
-	u.sqe().PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
+	e.PrepAcceptMultishot(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, st.ud)
 	u.ring.Publish()
 	st.armed = true
 }
@@ -1282,6 +1304,12 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 	if u.lend != nil {
 		u.lend.endReap()
 	}
+	for i, op := range u.closingReads {
+		op.Buf = nil
+		done = append(done, completion{op: op, err: ErrAbortedClosed})
+		u.closingReads[i] = nil
+	}
+	u.closingReads = u.closingReads[:0]
 	u.restartFreed() // submitted by the waiter's next enter
 	u.crowd()
 	u.mu.Unlock()

@@ -405,11 +405,20 @@ func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []co
 // recvOnce submits op as a single lent read: a recv request, or on a bulk descriptor
 // a wait for readiness (pollRead); mu is held.
 func (u *uringBackend) recvOnce(op *Op) {
-	if recvOf(op.FD).bulk {
-		u.pollRead(op, u.sqe())
+	e := u.sqeFor(op.FD)
+	if e == nil {
+		// A Close ran while sqe waited for room, and op was nowhere it looks (not
+		// the waiter, not starved): it fails in the reap its no-op entry wakes. A
+		// request made now would hold the descriptor open until data came.
+		u.ring.Publish()
+		u.closingReads = append(u.closingReads, op)
 		return
 	}
-	u.recvRequest(op, u.sqe())
+	if recvOf(op.FD).bulk {
+		u.pollRead(op, e)
+		return
+	}
+	u.recvRequest(op, e)
 }
 
 // recvRequest submits op as a lent recv request in entry e; mu is held.

@@ -818,3 +818,31 @@ func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
 		t.Fatalf("%d readers counted with every descriptor closed", n)
 	}
 }
+
+// TestUringRequestReadClosedWhileWaitingForAnEntry: a lent read made with a request
+// (recvOnce) must take its entry, and a full SQ lets sqe drop the lock to make room. A
+// Close that runs there finds nothing of the read's to abort: the read is neither the
+// multishot recv's waiter nor starved. It must fail with ErrAbortedClosed by itself,
+// and no request may be made to hold the descriptor open until data comes (the Close's
+// cancel by descriptor went ahead of it). The hook stands for the full SQ.
+func TestUringRequestReadClosedWhileWaitingForAnEntry(t *testing.T) {
+	u, sink := openUringLend(t, 4096, 16)
+	f, _ := registeredPair(t, u)
+	u.SetRunners(2) // reads make a request each (perRead)
+	defer u.SetRunners(0)
+	var closeErr error
+	u.mu.Lock()
+	u.sqeDropped = func() { closeErr = u.Close(f) }
+	u.mu.Unlock()
+	op := &Op{Kind: OpRead, FD: f, Lend: true}
+	u.Submit(op)
+	u.Flush()
+	if closeErr != nil {
+		t.Fatalf("Close in the window: %v", closeErr)
+	}
+	finishOne(t, u, sink, op)
+	if op.Err != ErrAbortedClosed || op.Buf != nil {
+		t.Fatalf("read closed while it waited for an entry: (%d, %v), buffer %v; want ErrAbortedClosed and none", op.N, op.Err, op.Buf != nil)
+	}
+	closeAndReapDone(t, u, f)
+}
