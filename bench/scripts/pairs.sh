@@ -51,6 +51,10 @@ out=${out:-$bench/results}
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# A signal must end the script through exit, so that the EXIT trap stops the server:
+# killed by a signal it has no trap for, bash may skip it, and an orphaned server kept
+# its port, so that a later run's server could not bind it and that run failed.
+trap 'exit 130' INT TERM
 (cd "$repo" && go build -o "$tmp/echo" ./examples/echo)
 (cd "$bench" && go build -o "$tmp/echoload" ./cmd/echoload)
 case "$a $b" in
