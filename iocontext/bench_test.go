@@ -90,7 +90,7 @@ func BenchmarkPostChains(b *testing.B) {
 
 // BenchmarkHandlerOverhead measures the scheduler's own cost per handler: 64 chains of
 // empty handlers that post their successor, run by one runner. Every handler of a
-// server pays it (ARCHITECTURE.md, "Locked instructions per message").
+// server pays it (ARCHITECTURE.md, "Locked instructions per handler").
 func BenchmarkHandlerOverhead(b *testing.B) {
 	b.ReportAllocs()
 	ctx := newContext(b)

@@ -184,8 +184,8 @@ func (c *Context) Post(h func()) {
 	if c.closed.Load() && c.active.Load() == 0 {
 		return
 	}
-	r := c.current() // once: the count and the queue need it
-	c.addWorkFrom(r)
+	c.work.Add(1)
+	r := c.current() // once: both the count and the queue need it
 	if c.stats {
 		c.countSubmitted(r, proactor.OpPost)
 	}
@@ -221,13 +221,13 @@ func (c *Context) pushFrom(r *runner, t task) {
 		}
 		r.mu.Lock()
 		r.q.push(t)
-		n := r.q.len()
+		// Under the lock: stored after it, a thief could empty the queue in between
+		// and leave qlen above 0 for an empty queue, which idle runners spin on.
+		r.qlen.Store(int32(r.q.len()))
 		r.mu.Unlock()
-		r.qlen.Store(int32(n))
 		// Wake an idle runner if there is one: if this runner goes on with a long
 		// handler, the idle one takes the task instead of leaving it to wait (steal
 		// leaves a lone task to a runner that is between handlers).
-		_ = n
 		if c.nidle.Load() > 0 {
 			c.notify()
 		}
@@ -241,21 +241,7 @@ func (c *Context) pushFrom(r *runner, t task) {
 }
 
 // addWork counts one more unit of outstanding work.
-func (c *Context) addWork() { c.addWorkFrom(c.current()) }
-
-// addWorkFrom is addWork for a caller that knows its runner (nil: not a runner). A
-// handler's own unit of work ends when it returns; a handler that starts an operation
-// or posts a handler hands its unit on instead (runner.credit), so the count never
-// touches 0 in between, as the +1 before the -1 ensured, without the two atomic adds
-// on a line every runner shares. An echo's handlers each start one operation: none
-// of them changes the count.
-func (c *Context) addWorkFrom(r *runner) {
-	if r != nil && r.credit > 0 {
-		r.credit--
-		return
-	}
-	c.work.Add(1)
-}
+func (c *Context) addWork() { c.work.Add(1) }
 
 // workDone counts one unit of work finished; the last one stops the Context, so that
 // every run call returns (Asio's rule).

@@ -35,7 +35,6 @@ type runner struct {
 	wake      chan struct{} // a token wakes the runner from its idle sleep
 	searching bool          // woken and counted in c.searching until it finds work or sleeps
 	inHandler bool          // running a handler: Dispatch runs inline; a panic must settle its work. The owner's alone
-	credit    int           // the running handler's unit of work while no operation took it (addWorkFrom). The owner's alone
 	budget    int           // handlers left before the next look at the backend and shared queue
 	limit     int           // the run call's handler limit (0: none)
 	ready     []*proactor.Op
@@ -122,7 +121,7 @@ func (c *Context) run(m mode) (n int) {
 		if r.inHandler {
 			// A handler panicked: its unit of work is finished all the same.
 			r.inHandler = false
-			r.settle()
+			c.workDone()
 		}
 		v := recover()
 		var pe *PanicError
@@ -200,27 +199,18 @@ func (r *runner) runTask(t task) bool {
 			r.countDone(op, op.N, op.Err, eof, op.Syscalls, t.stamp)
 			op.Syscalls = 0
 		}
-		r.inHandler, r.credit = true, 1
+		r.inHandler = true
 		op.Done(op)
 	} else {
 		if c.stats {
 			r.countDone(nil, 0, nil, false, 0, 0)
 		}
-		r.inHandler, r.credit = true, 1
+		r.inHandler = true
 		t.fn()
 	}
 	r.inHandler = false
-	r.settle()
+	c.workDone()
 	return true
-}
-
-// settle ends the unit of work of the handler that just returned, unless an operation
-// it started took it over (addWorkFrom).
-func (r *runner) settle() {
-	if r.credit > 0 {
-		r.credit = 0
-		r.c.workDone()
-	}
 }
 
 // enter registers the calling goroutine as a runner.
@@ -373,9 +363,10 @@ func (r *runner) next(block bool) (task, bool) {
 // popLocal takes the task at the front of r's own queue. It stores the queue's length
 // for others only when the queue empties, or every 8 tasks: an atomic store is a locked
 // instruction (XCHG on amd64), and this runs for every handler. So qlen may be up to 7
-// above the queue's length, never above 0 when the queue is empty: the idle check
-// (hasWork) and the chained wake-up in run stay exact, and a thief that picks its
-// victim by a stale count takes half of what it finds there under the lock.
+// above the queue's length, never above 0 when the queue is empty (every store of qlen
+// is made under r.mu, the queue's state at that moment): the idle check (hasWork) and
+// the chained wake-up in run stay exact, and a thief that picks its victim by a stale
+// count takes half of what it finds there under the lock.
 func (r *runner) popLocal() (task, bool) {
 	if r.qlen.Load() == 0 {
 		return task{}, false

@@ -100,8 +100,12 @@ type writer struct {
 // as a rule: a slice of the runner's own spares this way costs less than sync.Pool's
 // pinning and atomics (0.5% of the server's CPU at 4 KiB echo, depth 1). It covers
 // the writes in flight of 100 connections at depth 1 (32 did not: the pool served the
-// rest); 128 × 250 bytes a runner is the most it holds.
+// rest); 128 × 250 bytes a runner, plus vectors of up to writerCacheVec buffers, is
+// the most it holds.
 const writerCache = 128
+
+// writerCacheVec is the longest vector (AsyncWriteVec) a cached writer keeps room for.
+const writerCacheVec = 8
 
 // getWriter takes a writer for s: from the calling runner's spares, else c's pool.
 func (c *Context) getWriter(s *stream, kind proactor.OpKind) *writer {
@@ -140,7 +144,9 @@ func (w *writer) put() {
 	w.ext = proactor.OpExt{}
 	clear(w.vec) // the caller's buffers are not kept alive by the pool
 	w.vec = w.vec[:0]
-	if r := c.current(); r != nil && len(r.writers) < writerCache {
+	// A writer that carried a long vector keeps its array: the pool, which the garbage
+	// collector empties, holds it rather than a runner for the Context's life.
+	if r := c.current(); r != nil && len(r.writers) < writerCache && cap(w.vec) <= writerCacheVec {
 		r.writers = append(r.writers, w)
 		return
 	}
@@ -470,8 +476,8 @@ func (s *stream) startLent(h unsafe.Pointer, conn bool) {
 		c.later(func() { call(s, h, conn, LentBuffer{}, ErrBusy) })
 		return
 	}
+	c.addWork()
 	r := c.current()
-	c.addWorkFrom(r)
 	s.rh = h
 	s.rgen = s.cancels.Load()
 	op := &s.rop
@@ -705,8 +711,8 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Point
 		s.failLater(h, conn, ErrBusy)
 		return
 	}
+	c.addWork()
 	r := c.current()
-	c.addWorkFrom(r)
 	w := c.getWriterFrom(r, s, proactor.OpWrite)
 	w.h, w.hconn, w.done, w.full, w.lent = h, conn, 0, full, lent
 	w.gen = s.cancels.Load()

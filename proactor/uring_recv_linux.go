@@ -407,9 +407,11 @@ func (u *uringBackend) wake(rs *uringRecv, done []completion, d completion) []co
 func (u *uringBackend) recvOnce(op *Op) {
 	e := u.sqeFor(op.FD)
 	if e == nil {
-		// A Close ran while sqe waited for room, and op was nowhere it looks (not
-		// the waiter, not starved): it fails in the reap its no-op entry wakes. A
-		// request made now would hold the descriptor open until data came.
+		// A Close began: while sqe waited for room, or it has marked the
+		// descriptor and not yet looked for its ops. Either way op is nowhere it
+		// looks (not the waiter, not starved): it fails in the reap its no-op entry
+		// wakes. A request made now would hold the descriptor open until data came,
+		// behind the Close's cancel.
 		u.ring.Publish()
 		u.closingReads = append(u.closingReads, op)
 		return

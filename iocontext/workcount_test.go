@@ -6,15 +6,14 @@ import (
 	"github.com/coionet/coio/iocontext"
 )
 
-// A handler hands its unit of work to what it starts instead of counting one more and
-// one less (ARCHITECTURE.md, "Locked instructions per message"). These tests hold the
-// count to what the +1/-1 order gave: never 0 while work is queued, 0 once it is not.
+// The outstanding-work count: a handler's own unit lasts until it returns, so the
+// count never reaches 0 while a handler runs that may start more (a scheme that handed
+// the unit to the handler's first operation was tried and dropped: ARCHITECTURE.md,
+// "Work counting and stopping").
 
-// TestWorkCreditPanicAfterPost: a handler that posts and then panics leaves the posted
-// handler counted, so the Context is not stopped and the next Run runs it. Settling the
-// panicked handler's unit on top of the one it handed on would stop the Context with a
-// handler queued.
-func TestWorkCreditPanicAfterPost(t *testing.T) {
+// TestWorkCountPanicAfterPost: a handler that posts and then panics leaves the posted
+// handler counted, so the Context is not stopped and the next Run runs it.
+func TestWorkCountPanicAfterPost(t *testing.T) {
 	ctx := newContext(t)
 	defer ctx.Close()
 	ran := 0
@@ -33,10 +32,10 @@ func TestWorkCreditPanicAfterPost(t *testing.T) {
 	}
 }
 
-// TestWorkCreditChains: handlers that post none, one and several successors. Run
+// TestWorkCountChains: handlers that post none, one and several successors. Run
 // returns when the last has run (the count reached 0) and not before, with every
 // handler run once.
-func TestWorkCreditChains(t *testing.T) {
+func TestWorkCountChains(t *testing.T) {
 	ctx := newContext(t)
 	defer ctx.Close()
 	ran := 0
@@ -54,9 +53,9 @@ func TestWorkCreditChains(t *testing.T) {
 	}
 }
 
-// TestWorkCreditGuardFromHandler: a WorkGuard made in a handler takes that handler's
-// unit; Run keeps going until the guard is released, and stops once it is.
-func TestWorkCreditGuardFromHandler(t *testing.T) {
+// TestWorkCountGuardFromHandler: a WorkGuard made in a handler keeps Run going after
+// the handler returns, until the guard is released, and Run stops once it is.
+func TestWorkCountGuardFromHandler(t *testing.T) {
 	ctx := newContext(t)
 	defer ctx.Close()
 	var g *iocontext.WorkGuard
@@ -70,6 +69,45 @@ func TestWorkCreditGuardFromHandler(t *testing.T) {
 	ctx.Post(func() { g.Reset() })
 	if n := runOn(t, ctx, ctx.Run); n != 1 || !ctx.Stopped() {
 		t.Fatalf("Run ran %d handlers, Stopped %v; want 1, true once the guard is released", n, ctx.Stopped())
+	}
+}
+
+// TestWorkCountGuardResetInHandler: a guard made and released within a handler, then
+// a post. Had the guard taken the handler's own unit, its release would take the count
+// to 0 and stop the Context with the post still to come, which would never run.
+func TestWorkCountGuardResetInHandler(t *testing.T) {
+	ctx := newContext(t)
+	defer ctx.Close()
+	ran := 0
+	ctx.Post(func() {
+		g := iocontext.NewWorkGuard(ctx)
+		g.Reset()
+		ctx.Post(func() { ran++ })
+	})
+	if n := runOn(t, ctx, ctx.Run); n != 2 || ran != 1 || !ctx.Stopped() {
+		t.Fatalf("Run ran %d handlers (the post ran %d times), Stopped %v; want 2, 1, true", n, ran, ctx.Stopped())
+	}
+}
+
+// TestWorkCountChildDoneBeforeParent: a handler whose first post runs to its end
+// before the handler returns (a nested Poll runs it here; another runner can do the
+// same), then posts again. The count must not reach 0 in between: the second post
+// runs, and the Context stops only after it.
+func TestWorkCountChildDoneBeforeParent(t *testing.T) {
+	ctx := newContext(t)
+	defer ctx.Close()
+	var first, second, polled int
+	ctx.Post(func() {
+		ctx.Post(func() { first++ })
+		polled = ctx.Poll()
+		if ctx.Stopped() {
+			t.Error("the Context stopped while a handler was still running")
+		}
+		ctx.Post(func() { second++ })
+	})
+	runOn(t, ctx, ctx.Run)
+	if first != 1 || second != 1 || polled != 1 || !ctx.Stopped() {
+		t.Fatalf("first post ran %d times (nested Poll ran %d), second %d, Stopped %v; want 1 (1), 1, true", first, polled, second, ctx.Stopped())
 	}
 }
 
