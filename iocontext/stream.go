@@ -511,7 +511,7 @@ func (s *stream) lentDone(op *proactor.Op) {
 func (s *stream) start(op *proactor.Op, empty bool) { s.startFrom(s.c.current(), op, empty) }
 
 // startFrom is start for a caller that knows its runner (nil: not a runner): the
-// write path looks it up once for its work count, its writer and its submission.
+// write path looks it up once for its writer and its submission.
 func (s *stream) startFrom(r *runner, op *proactor.Op, empty bool) {
 	c := s.c
 	if empty || !s.st.has(stOpened) {
