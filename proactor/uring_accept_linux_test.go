@@ -9,6 +9,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// registeredListener opens a TCP listener on 127.0.0.1 with the given backlog and
+// registers it with u; the FD owns the descriptor from then on.
+func registeredListener(t *testing.T, u *uringBackend, backlog int) (*FD, *net.TCPAddr) {
+	t.Helper()
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, backlog); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(lfd)
+	lf := new(FD)
+	if err := u.Register(lf, lfd); err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	return lf, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
+}
+
 // TestUringAcceptAfterBacklogCap: connections arriving while no accept waits fill the
 // multishot accept's backlog up to its cap, where the backlog's own cancel ends the
 // request. An accept that starts waiting before that cancel's completion is reaped
@@ -19,24 +44,7 @@ func TestUringAcceptAfterBacklogCap(t *testing.T) {
 	t.Setenv(EnvVar, "")
 	sink := make(chanSink, 4*acceptBacklog)
 	u := openUringOrSkip(t, sink)
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		unix.Close(lfd)
-		t.Fatal(err)
-	}
-	if err := unix.Listen(lfd, 4*acceptBacklog); err != nil {
-		unix.Close(lfd)
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(lfd)
-	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
-	lf := new(FD)
-	if err := u.Register(lf, lfd); err != nil {
-		t.Fatal(err)
-	}
+	lf, addr := registeredListener(t, u, 4*acceptBacklog)
 	var clients []net.Conn
 	defer func() {
 		for _, c := range clients {
@@ -135,22 +143,7 @@ func TestUringAcceptClosedWhileWaitingForAnEntry(t *testing.T) {
 	t.Setenv(EnvVar, "")
 	sink := make(chanSink, 4)
 	u := openUringOrSkip(t, sink)
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		unix.Close(lfd)
-		t.Fatal(err)
-	}
-	if err := unix.Listen(lfd, 8); err != nil {
-		unix.Close(lfd)
-		t.Fatal(err)
-	}
-	lf := new(FD)
-	if err := u.Register(lf, lfd); err != nil {
-		t.Fatal(err)
-	}
+	lf, _ := registeredListener(t, u, 8)
 	var closeErr error
 	u.mu.Lock()
 	u.sqeDropped = func() { closeErr = u.Close(lf) }

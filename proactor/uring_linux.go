@@ -138,8 +138,8 @@ type uringBackend struct {
 	crowded             bool         // so many descriptors read that each read makes a request (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
 	// Reads whose request found their descriptor closing once it had its entry
-	// (recvOnce): a Close ran while sqe waited for room and found nothing of theirs to
-	// abort. Their entry became a no-op, whose completion wakes the reap that fails them.
+	// (recvOnce): the Close found nothing of theirs to abort. Their entry became a
+	// no-op, whose completion wakes the reap that fails them.
 	closingReads []*Op
 
 	// sqeDropped, when set, runs once with mu released at the next sqe, as a full SQ
