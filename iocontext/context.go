@@ -184,8 +184,8 @@ func (c *Context) Post(h func()) {
 	if c.closed.Load() && c.active.Load() == 0 {
 		return
 	}
-	c.work.Add(1)
-	r := c.current() // once: both the count and the queue need it
+	r := c.current() // once: the count, the statistics and the queue need it
+	c.addWorkFrom(r)
 	if c.stats {
 		c.countSubmitted(r, proactor.OpPost)
 	}
@@ -243,12 +243,27 @@ func (c *Context) pushFrom(r *runner, t task) {
 // addWork counts one more unit of outstanding work.
 func (c *Context) addWork() { c.work.Add(1) }
 
+// addWorkFrom is addWork for a caller that knows its runner (nil: not a runner). A
+// runner that has finished units it has not yet taken off c.work takes one of those
+// instead: c.work still counts it, and now stands for the new work. See
+// ARCHITECTURE.md, "Work counting and stopping".
+func (c *Context) addWorkFrom(r *runner) {
+	if r != nil && r.done > 0 {
+		r.done--
+		return
+	}
+	c.work.Add(1)
+}
+
 // workDone counts one unit of work finished; the last one stops the Context, so that
 // every run call returns (Asio's rule).
-func (c *Context) workDone() {
-	if n := c.work.Add(-1); n == 0 {
+func (c *Context) workDone() { c.workDoneN(1) }
+
+// workDoneN counts n units of work finished.
+func (c *Context) workDoneN(n int64) {
+	if left := c.work.Add(-n); left == 0 {
 		c.Stop()
-	} else if n < 0 {
+	} else if left < 0 {
 		panic("iocontext: outstanding work count went below zero")
 	}
 }

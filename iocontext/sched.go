@@ -46,6 +46,11 @@ type runner struct {
 
 	runnable [1]metrics.Sample // the runtime's runnable goroutines (othersRunnable)
 	yields   int               // idle waits in a row that yielded instead of blocking
+
+	// done: units of work this runner finished and has not yet taken off c.work, less
+	// the units it started since (addWorkFrom); never below 0, so c.work never falls
+	// below the work outstanding. The owner's alone; flushDone publishes it.
+	done int64
 }
 
 // mode says how a run call behaves.
@@ -119,9 +124,10 @@ func (c *Context) run(m mode) (n int) {
 	r.limit = m.limit
 	defer func() {
 		if r.inHandler {
-			// A handler panicked: its unit of work is finished all the same.
+			// A handler panicked: its unit of work is finished all the same (leave
+			// takes it off the count).
 			r.inHandler = false
-			c.workDone()
+			r.done++
 		}
 		v := recover()
 		var pe *PanicError
@@ -172,6 +178,7 @@ func (c *Context) run(m mode) (n int) {
 			}
 			continue
 		}
+		r.flushDone()
 		if c.work.Load() == 0 {
 			c.Stop()
 			return n
@@ -209,8 +216,17 @@ func (r *runner) runTask(t task) bool {
 		t.fn()
 	}
 	r.inHandler = false
-	c.workDone()
+	r.done++ // taken off c.work by flushDone, or by the next op this runner starts
 	return true
+}
+
+// flushDone takes the units of work r finished off c.work; the last one stops the
+// Context.
+func (r *runner) flushDone() {
+	if d := r.done; d != 0 {
+		r.done = 0
+		r.c.workDoneN(d)
+	}
 }
 
 // enter registers the calling goroutine as a runner.
@@ -250,6 +266,7 @@ func (c *Context) countRunners(n int) {
 // leave unregisters r; handlers left on its queue move to the shared queue so that the
 // next run call finds them.
 func (c *Context) leave(r *runner) {
+	r.flushDone()
 	c.be.Flush() // nothing this run call's handlers submitted waits for a next one
 	if r.searching {
 		r.stopSearching()
@@ -322,7 +339,8 @@ func (r *runner) next(block bool) (task, bool) {
 	if r.budget <= 0 {
 		r.budget = c.budget
 		r.st.flush()
-		r.syncQlen() // popLocal lets it lag; Stats' queue depth is good every budget
+		r.flushDone() // the count is exact every budget, for Stats and for Stop
+		r.syncQlen()  // popLocal lets it lag; Stats' queue depth is good every budget
 		// Hand what the last handlers submitted to the kernel even when another
 		// runner holds the backend's wait.
 		c.be.Flush()

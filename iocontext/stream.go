@@ -476,8 +476,8 @@ func (s *stream) startLent(h unsafe.Pointer, conn bool) {
 		c.later(func() { call(s, h, conn, LentBuffer{}, ErrBusy) })
 		return
 	}
-	c.addWork()
 	r := c.current()
+	c.addWorkFrom(r)
 	s.rh = h
 	s.rgen = s.cancels.Load()
 	op := &s.rop
@@ -711,8 +711,8 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Point
 		s.failLater(h, conn, ErrBusy)
 		return
 	}
-	c.addWork()
 	r := c.current()
+	c.addWorkFrom(r)
 	w := c.getWriterFrom(r, s, proactor.OpWrite)
 	w.h, w.hconn, w.done, w.full, w.lent = h, conn, 0, full, lent
 	w.gen = s.cancels.Load()

@@ -1,6 +1,8 @@
 package iocontext_test
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coionet/coio/iocontext"
@@ -9,7 +11,10 @@ import (
 // The outstanding-work count: a handler's own unit lasts until it returns, so the
 // count never reaches 0 while a handler runs that may start more (a scheme that handed
 // the unit to the handler's first operation was tried and dropped: ARCHITECTURE.md,
-// "Work counting and stopping").
+// "Work counting and stopping"). A runner takes the units of the handlers it finished
+// off the shared count late (when it runs out of handlers, every budget, when its run
+// call returns), and the work its handlers start takes those units over first; the
+// tests below fail when one of those late takings is missing.
 
 // TestWorkCountPanicAfterPost: a handler that posts and then panics leaves the posted
 // handler counted, so the Context is not stopped and the next Run runs it.
@@ -108,6 +113,70 @@ func TestWorkCountChildDoneBeforeParent(t *testing.T) {
 	runOn(t, ctx, ctx.Run)
 	if first != 1 || second != 1 || polled != 1 || !ctx.Stopped() {
 		t.Fatalf("first post ran %d times (nested Poll ran %d), second %d, Stopped %v; want 1 (1), 1, true", first, polled, second, ctx.Stopped())
+	}
+}
+
+// TestWorkCountRunOneLastHandlerStops: RunOne that runs the last handler leaves the
+// Context stopped, as Run would: its run call takes the handler's unit off the count
+// before it returns.
+func TestWorkCountRunOneLastHandlerStops(t *testing.T) {
+	ctx := newContext(t)
+	defer ctx.Close()
+	ctx.Post(func() {})
+	ctx.Post(func() {})
+	if n := runOn(t, ctx, ctx.RunOne); n != 1 || ctx.Stopped() {
+		t.Fatalf("first RunOne ran %d handlers, Stopped %v; want 1, false (one handler left)", n, ctx.Stopped())
+	}
+	if n := runOn(t, ctx, ctx.RunOne); n != 1 || !ctx.Stopped() {
+		t.Fatalf("second RunOne ran %d handlers, Stopped %v; want 1, true (no work left)", n, ctx.Stopped())
+	}
+}
+
+// TestWorkCountPanicInLastHandlerStops: the last handler panics; its unit is finished
+// all the same, so the Context is stopped and a later Run returns 0 at once.
+func TestWorkCountPanicInLastHandlerStops(t *testing.T) {
+	ctx := newContext(t)
+	defer ctx.Close()
+	ctx.Post(func() {})
+	ctx.Post(func() { panic("last") })
+	if p := catch(func() { runOn(t, ctx, ctx.Run) }); p == nil {
+		t.Fatal("Run did not panic with the handler's panic")
+	}
+	if !ctx.Stopped() {
+		t.Fatal("the Context is not stopped after its last handler panicked: the handler's unit was never taken off the count")
+	}
+}
+
+// TestWorkCountManyRunners: chains of posts on four runners, which steal from each
+// other, so a handler's successor often runs on a runner other than the one whose
+// finished units it took over. Every handler runs once, and every Run returns once all
+// have run (the count reached 0 exactly then: not before, or some would not run; not
+// never, or Run would not return).
+func TestWorkCountManyRunners(t *testing.T) {
+	for range 20 {
+		ctx := newContext(t)
+		const chains, length = 64, 50
+		var ran atomic.Int64
+		var step func(left int)
+		step = func(left int) {
+			ran.Add(1)
+			if left > 1 {
+				ctx.Post(func() { step(left - 1) })
+			}
+		}
+		for range chains {
+			ctx.Post(func() { step(length) })
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { runOn(t, ctx, ctx.Run) })
+		}
+		wg.Wait()
+		if n := ran.Load(); n != chains*length || !ctx.Stopped() {
+			ctx.Close()
+			t.Fatalf("%d handlers ran, Stopped %v; want %d, true", n, ctx.Stopped(), chains*length)
+		}
+		ctx.Close()
 	}
 }
 
