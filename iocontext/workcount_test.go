@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coionet/coio/iocontext"
 )
@@ -169,9 +170,18 @@ func TestWorkCountManyRunners(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		for range 4 {
-			wg.Go(func() { runOn(t, ctx, ctx.Run) })
+			wg.Go(func() { ctx.Run() })
 		}
-		wg.Wait()
+		ended := make(chan struct{})
+		go func() { wg.Wait(); close(ended) }()
+		select {
+		case <-ended:
+		case <-time.After(waitLimit):
+			ctx.Stop() // a missed stop: the runs would never return
+			<-ended
+			ctx.Close()
+			t.Fatalf("the four Run calls did not return within %v (%d of %d handlers ran)", waitLimit, ran.Load(), chains*length)
+		}
 		if n := ran.Load(); n != chains*length || !ctx.Stopped() {
 			ctx.Close()
 			t.Fatalf("%d handlers ran, Stopped %v; want %d, true", n, ctx.Stopped(), chains*length)
