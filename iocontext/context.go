@@ -170,6 +170,9 @@ func (c *Context) current() *runner {
 	g := gident.Current()
 	for _, r := range *c.runners.Load() {
 		if r.g.Load() == g {
+			if raw := r.raw.Load(); raw != 0 && raw != gident.Raw() {
+				continue // a coroutine's run call, and this is not the coroutine
+			}
 			return r
 		}
 	}

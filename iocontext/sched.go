@@ -22,6 +22,11 @@ const injectBatch = 32
 type runner struct {
 	c *Context
 	g atomic.Uintptr // gident of the goroutine, 0 while unused; read by scans of stale snapshots
+	// raw: the goroutine's own identity when g is one it borrowed (a run call made by a
+	// coroutine, gident.Lend), else 0. Such a runner is the caller's only on that
+	// goroutine (current): the coroutine may suspend inside the run call and give the
+	// identity back, and the lender is then no runner of this call.
+	raw atomic.Uintptr
 
 	mu   sync.Mutex   // guards q and took; taken by the owner and by thieves
 	q    ring         // local queue: completions it reaped, handlers posted from its handlers
@@ -243,7 +248,12 @@ func (c *Context) enter() *runner {
 		c.allCounters = append(c.allCounters, r.st)
 	}
 	r.since.Store(max(c.now(), 1))
-	r.g.Store(gident.Current())
+	id, raw := gident.Current(), gident.Raw()
+	r.g.Store(id)
+	if raw == id {
+		raw = 0
+	}
+	r.raw.Store(raw)
 	r.budget = c.budget
 	old := *c.runners.Load()
 	rs := make([]*runner, len(old), len(old)+1)
@@ -308,6 +318,7 @@ func (c *Context) leave(r *runner) {
 	default:
 	}
 	r.g.Store(0)
+	r.raw.Store(0)
 	r.st.flush()
 	r.st.runNs.Add(c.now() - r.since.Swap(0))
 	c.free = append(c.free, r)
