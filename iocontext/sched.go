@@ -22,11 +22,6 @@ const injectBatch = 32
 type runner struct {
 	c *Context
 	g atomic.Uintptr // gident of the goroutine, 0 while unused; read by scans of stale snapshots
-	// raw: the goroutine's own identity when g is one it borrowed (a run call made by a
-	// coroutine, gident.Lend), else 0. Such a runner is the caller's only on that
-	// goroutine (current): the coroutine may suspend inside the run call and give the
-	// identity back, and the lender is then no runner of this call.
-	raw atomic.Uintptr
 
 	mu   sync.Mutex   // guards q and took; taken by the owner and by thieves
 	q    ring         // local queue: completions it reaped, handlers posted from its handlers
@@ -56,6 +51,12 @@ type runner struct {
 	// the units it started since (addWorkFrom); never below 0, so c.work never falls
 	// below the work outstanding. The owner's alone; flushDone publishes it.
 	done int64
+
+	// raw: the goroutine's own identity when g is one it borrowed (a run call made by a
+	// coroutine, gident.Lend), else 0. Such a runner is the caller's only on that
+	// goroutine (current): the coroutine may suspend inside the run call and give the
+	// identity back, and the lender is then no runner of this call.
+	raw atomic.Uintptr
 }
 
 // mode says how a run call behaves.
