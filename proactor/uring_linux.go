@@ -644,11 +644,13 @@ func (u *uringBackend) prep(op *Op, s *uslot, ud uint64) error {
 // closing meanwhile. sqe drops mu while it waits for room in a full SQ; a Close in
 // that window queues its cancel by descriptor ahead of this request, which the cancel
 // then misses, and the request would hold f open until data came. The entry it took
-// is spent on a no-op. mu is held.
+// is spent on a no-op, published at once: its completion wakes a reap, which a caller
+// with an op to fail there (recvOnce's closingReads) needs. mu is held.
 func (u *uringBackend) sqeFor(f *FD) *uring.SQE {
 	e := u.sqe()
 	if f.Closing() {
 		e.PrepNop(makeUD(tagCancel, 0, 0))
+		u.ring.Publish()
 		return nil
 	}
 	return e

@@ -412,7 +412,6 @@ func (u *uringBackend) recvOnce(op *Op) {
 		// looks (not the waiter, not starved): it fails in the reap its no-op entry
 		// wakes. A request made now would hold the descriptor open until data came,
 		// behind the Close's cancel.
-		u.ring.Publish()
 		u.closingReads = append(u.closingReads, op)
 		return
 	}
