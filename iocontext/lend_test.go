@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -394,15 +395,47 @@ func TestLentReadBulkEchoInOrder(t *testing.T) {
 	})
 }
 
-// releaseWatch counts the lent buffers the Context gives back to its backend.
+// releaseWatch counts the lent buffers given back to the backend: by the Context
+// (ReleaseBuffer), or by the backend itself when it reaps a lent write that wrote all
+// of its buffer (proactor.Op.BufID set to 0; io_uring).
 type releaseWatch struct {
 	proactor.Backend
-	n atomic.Int32
+	n     atomic.Int32
+	mu    sync.Mutex
+	lentW map[*proactor.Op]bool // lent writes submitted and not yet reaped
 }
 
 func (r *releaseWatch) ReleaseBuffer(id int32) {
 	r.n.Add(1)
 	r.Backend.ReleaseBuffer(id)
+}
+
+func (r *releaseWatch) Submit(op *proactor.Op) {
+	if op.Kind == proactor.OpWrite && op.BufID > 0 {
+		r.mu.Lock()
+		if r.lentW == nil {
+			r.lentW = make(map[*proactor.Op]bool)
+		}
+		r.lentW[op] = true
+		r.mu.Unlock()
+	}
+	r.Backend.Submit(op)
+}
+
+func (r *releaseWatch) Wait(timeout time.Duration, ready []*proactor.Op) ([]*proactor.Op, error) {
+	n := len(ready)
+	ready, err := r.Backend.Wait(timeout, ready)
+	r.mu.Lock()
+	for _, op := range ready[n:] {
+		if r.lentW[op] {
+			delete(r.lentW, op)
+			if op.BufID == 0 {
+				r.n.Add(1) // given back in the reap
+			}
+		}
+	}
+	r.mu.Unlock()
+	return ready, err
 }
 
 // TestLentWriteReleasesItsBufferAtCompletion: AsyncWriteLent gives its buffer back

@@ -128,7 +128,7 @@ func (c *Context) getWriterFrom(r *runner, s *stream, kind proactor.OpKind) *wri
 		w.op.Done = writerDone
 	}
 	w.s = s
-	w.op.Kind, w.op.FD, w.op.Ext = kind, &s.fd, nil
+	w.op.Kind, w.op.FD, w.op.Ext, w.op.BufID = kind, &s.fd, nil, 0
 	if kind == proactor.OpConnect {
 		w.op.Ext = &w.ext
 	}
@@ -173,9 +173,12 @@ func (s *stream) startWriter(w *writer) {
 func (s *stream) endWriter(w *writer) {
 	s.w.Store(nil)
 	if lb := w.lent; lb.c != nil {
-		// Before the handler, which may read into it again.
+		// Before the handler, which may read into it again; unless the backend gave
+		// it back when it reaped the write (BufID 0, see proactor.Op).
 		w.lent = LentBuffer{}
-		lb.Release()
+		if lb.c != s.c || w.op.BufID != 0 {
+			lb.Release()
+		}
 	}
 	w.unref()
 }
@@ -717,6 +720,9 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Point
 	w.h, w.hconn, w.done, w.full, w.lent = h, conn, 0, full, lent
 	w.gen = s.cancels.Load()
 	w.op.Buf = b
+	if lent.c == c {
+		w.op.BufID = lent.id + 1 // the backend may give it back at the completion
+	}
 	s.startWriter(w)
 	s.startFrom(r, &w.op, len(b) == 0)
 }

@@ -99,6 +99,11 @@ type Op struct {
 
 	state uint8 // stateIdle / stateParked / stateTransit, guarded by the FD's mutex
 
+	// BufID names a lent read's buffer (Lend). On a write, a value above 0 says that
+	// Buf lies in buffer BufID-1 of this backend's pool, which the owner gives back
+	// when the write is over: a backend may give it back itself once all of Buf is
+	// written, and then sets BufID to 0 (the io_uring backend does, in the reap that
+	// holds its lock anyway). 0 on any other write.
 	BufID int32
 
 	// Syscalls counts the syscalls the backend made for this op since its owner last

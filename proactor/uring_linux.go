@@ -834,6 +834,18 @@ func (u *uringBackend) ReleaseBuffer(id int32) {
 	}
 }
 
+// giveWritten gives back the lent buffer that op, a write, has written all of (see
+// Op.BufID), here where the reap holds mu anyway rather than in a ReleaseBuffer of
+// its own, which would lock mu again for every message a server echoes or forwards.
+// mu is held.
+func (u *uringBackend) giveWritten(op *Op) {
+	id := op.BufID - 1
+	if u.lend == nil || !u.lend.valid(id) || !u.lend.give(uint16(id), !u.closed) {
+		return // not lent here: the owner's ReleaseBuffer reports it
+	}
+	op.BufID = 0
+}
+
 // restartStarved submits again the oldest read that found no buffer, one per buffer
 // released: restarting them all would only send the others back with ENOBUFS. mu is
 // held.
@@ -1217,6 +1229,9 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 	done := u.done[:0]
 	u.mu.Lock()
+	if u.lend != nil {
+		u.lend.beginReap()
+	}
 	for i := range cqes {
 		c := &cqes[i]
 		tag, gen, idx := uint8(c.UserData>>56), uint32(c.UserData>>32)&genMask, int32(uint32(c.UserData))
@@ -1300,6 +1315,9 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 			}
 			op.ud = 0
 			u.release(idx, s)
+			if op.Kind == OpWrite && op.BufID > 0 && err == nil && n == len(op.Buf) {
+				u.giveWritten(op)
+			}
 			done = append(done, completion{op: op, n: n, err: err})
 		}
 	}

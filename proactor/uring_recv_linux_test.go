@@ -846,3 +846,67 @@ func TestUringRequestReadClosedWhileWaitingForAnEntry(t *testing.T) {
 	}
 	closeAndReapDone(t, u, f)
 }
+
+// TestUringLentWriteGivenBackInTheReap: a write that names the lent buffer it writes
+// (Op.BufID) gets it back to the pool in the reap once all of it is written, and says
+// so (BufID 0), so that the owner does not release it again; a write that fails keeps
+// it for the owner to release.
+func TestUringLentWriteGivenBackInTheReap(t *testing.T) {
+	u, sink := openUringLend(t, 4096, 8)
+	f, b := registeredPair(t, u)
+	read := func() *Op {
+		t.Helper()
+		if _, err := unix.Write(b, []byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		r := &Op{Kind: OpRead, FD: f, Lend: true}
+		u.Submit(r)
+		u.Flush()
+		finishOne(t, u, sink, r)
+		if r.Err != nil || r.N != 5 {
+			t.Fatalf("lent read = (%d, %v)", r.N, r.Err)
+		}
+		return r
+	}
+	lentPieces := func(id int32) int32 {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return u.lend.pieces[id]
+	}
+
+	r := read()
+	id := r.BufID
+	w := &Op{Kind: OpWrite, FD: f, Buf: r.Buf[:r.N], BufID: id + 1}
+	u.Submit(w)
+	u.Flush()
+	finishOne(t, u, sink, w)
+	if w.Err != nil || w.N != 5 || w.BufID != 0 {
+		t.Fatalf("lent write = (%d, %v) with BufID %d; want (5, nil) and 0: given back", w.N, w.Err, w.BufID)
+	}
+	if n := lentPieces(id); n != 0 {
+		t.Fatalf("buffer %d has %d pieces lent after its write was reaped; want 0", id, n)
+	}
+	echo := make([]byte, 5)
+	if n, err := unix.Read(b, echo); err != nil || string(echo[:n]) != "hello" {
+		t.Fatalf("peer read %q, %v", echo[:n], err)
+	}
+
+	// A write that fails leaves the buffer lent, for its owner to give back.
+	r = read()
+	id = r.BufID
+	if err := unix.Shutdown(f.Sysfd, unix.SHUT_WR); err != nil {
+		t.Fatal(err)
+	}
+	w = &Op{Kind: OpWrite, FD: f, Buf: r.Buf[:r.N], BufID: id + 1}
+	u.Submit(w)
+	u.Flush()
+	finishOne(t, u, sink, w)
+	if w.Err == nil || w.BufID != id+1 {
+		t.Fatalf("write after shutdown = (%d, %v) with BufID %d; want an error and %d kept", w.N, w.Err, w.BufID, id+1)
+	}
+	if n := lentPieces(id); n != 1 {
+		t.Fatalf("buffer %d has %d pieces lent after a failed write; want 1", id, n)
+	}
+	u.ReleaseBuffer(id)
+	closeAndReap(t, u, sink, f)
+}
