@@ -142,6 +142,13 @@ type Sink interface {
 
 // finish records the result and drops the op's reference on its descriptor.
 func finish(op *Op, n int, err error) {
+	settle(op, n, err)
+	op.FD.Release()
+}
+
+// settle records op's result, like finish, for an op that holds no reference on its
+// FD.
+func settle(op *Op, n int, err error) {
 	op.N, op.Err = n, err
 	// Stored only when set: the store is a locked instruction, which waits for the
 	// op's cache line (its first touch in a reap) with every store before it, and an
@@ -150,7 +157,6 @@ func finish(op *Op, n int, err error) {
 	if op.abort.Load() != abortNone {
 		op.abort.Store(abortNone)
 	}
-	op.FD.Release()
 }
 
 func abortErr(reason uint32) error {

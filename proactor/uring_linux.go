@@ -485,6 +485,10 @@ func (u *uringBackend) sqe() *uring.SQE {
 }
 
 func (u *uringBackend) Submit(op *Op) {
+	if op.Lend && uringMultishotRecv.Load() {
+		u.submitLentOp(op)
+		return
+	}
 	f := op.FD
 	if !f.Acquire() {
 		op.N, op.Err = 0, errClosed
@@ -501,15 +505,6 @@ func (u *uringBackend) Submit(op *Op) {
 	}
 	if op.Kind == OpAccept {
 		d, ok := u.submitAccept(op)
-		u.mu.Unlock()
-		if ok {
-			finish(op, d.n, d.err)
-			u.sink.Complete(op)
-		}
-		return
-	}
-	if op.Lend && uringMultishotRecv.Load() {
-		d, ok := u.submitLent(op)
 		u.mu.Unlock()
 		if ok {
 			finish(op, d.n, d.err)
@@ -546,6 +541,27 @@ func (u *uringBackend) Submit(op *Op) {
 	op.ud = ud
 	u.ring.Publish()
 	u.mu.Unlock()
+}
+
+// submitLentOp submits a lent read that the multishot recv serves. It takes no
+// reference on the descriptor for a read that finds its data already received (a
+// handler that reads again after a write usually does): nothing of the descriptor is
+// used, and the acquire and release would be two locked instructions a message. A
+// read that waits takes one (submitLent).
+func (u *uringBackend) submitLentOp(op *Op) {
+	u.mu.Lock()
+	var d completion
+	ok := true
+	if u.closed || op.FD.Closing() {
+		d.err = errClosed
+	} else {
+		d, ok = u.submitLent(op)
+	}
+	u.mu.Unlock()
+	if ok {
+		settle(op, d.n, d.err)
+		u.sink.Complete(op)
+	}
 }
 
 // lockFor takes mu for a new request of op's, and reports true. When none can be made,

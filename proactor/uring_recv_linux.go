@@ -142,8 +142,8 @@ func (q *recvQueue) pop() lentChunk {
 }
 
 // submitLent starts a lent read with the multishot recv: it takes data already
-// received, or waits for the next completion; ok reports a result for op now. mu is
-// held; op holds a reference on its FD.
+// received, or waits for the next completion; ok reports a result for op now, which
+// holds no reference on its FD. A read that waits takes one. mu is held.
 func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 	f := op.FD
 	rs := recvOf(f)
@@ -168,6 +168,12 @@ func (u *uringBackend) submitLent(op *Op) (d completion, ok bool) {
 	if err := u.lendRing(); err != nil {
 		op.Buf = nil
 		return completion{err: err}, true
+	}
+	if !f.Acquire() {
+		// Close marked f after Submit looked: it has not taken mu yet to find
+		// f's reads, so this one ends here.
+		op.Buf = nil
+		return completion{err: errClosed}, true
 	}
 	if !rs.armed && len(u.starved) > 0 {
 		// Reads already wait for a buffer: queue behind them (see Submit).
