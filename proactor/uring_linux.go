@@ -134,7 +134,7 @@ type uringBackend struct {
 	runners             atomic.Int32 // runners driving the ring (SetRunners)
 	front               int          // restarted reads put back at the head of starved this round (starve)
 	queued              int          // bytes multishot recvs received ahead of the reads
-	readers             atomic.Int32 // open descriptors that have made a lent read (uringRecv.reader)
+	readers             readerCount  // descriptors making lent reads lately (readerCount)
 	crowded             bool         // so many descriptors read that each read makes a request (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
 	// Reads whose request found their descriptor closing once it had its entry
@@ -388,9 +388,6 @@ func (u *uringBackend) Register(f *FD, sysfd int) error {
 // destroy runs once, when the last reference of a closing FD is dropped: every request
 // on it has completed, so the number may be reused.
 func (u *uringBackend) destroy(f *FD) {
-	if recvOf(f).reader {
-		u.readers.Add(-1)
-	}
 	unix.Close(f.Sysfd)
 }
 

@@ -571,12 +571,13 @@ func TestUringLentReadsLargeMessagesUseRequests(t *testing.T) {
 	}
 
 	// Many descriptors reading: one large message switches.
-	u.readers.Add(lentSingleReaders)
-	defer u.readers.Add(-lentSingleReaders)
+	u.mu.Lock()
+	u.readers.last = lentSingleReaders + 1 // as if they read in the last epoch
+	u.mu.Unlock()
 	w.read(4096, 11)
 	reap(t, u, 5*time.Millisecond) // the cancel lands
 	if armed, single := state(); armed || !single {
-		t.Fatalf("a large message with %d descriptors reading: armed %v, single %v; want requests per read", u.readers.Load(), armed, single)
+		t.Fatalf("a large message with %d descriptors reading: armed %v, single %v; want requests per read", lentSingleReaders+1, armed, single)
 	}
 	w.read(100, 12)
 	w.inOrder()
@@ -761,20 +762,21 @@ func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
 
 // TestUringLentReadsOfManyDescriptorsUseRequests: from crowdOn descriptors making lent
 // reads, each read makes a request instead of sharing a multishot recv (an armed one is
-// cancelled at its next completion); below crowdOff the multishot recv comes back. A
-// closed descriptor no longer counts.
+// cancelled at its next completion); below crowdOff the multishot recv comes back.
+// Descriptors count while they read: one that stops, idle or closed, no longer counts
+// an epoch (readEpochReads lent reads) later.
 func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
 	toldSleeps(t) // the test counts entries: no tick among them
-	on, off := crowdOn, crowdOff
-	crowdOn, crowdOff = 3, 2
-	t.Cleanup(func() { crowdOn, crowdOff = on, off })
+	on, off, epoch := crowdOn, crowdOff, readEpochReads
+	crowdOn, crowdOff, readEpochReads = 3, 2, 8
+	t.Cleanup(func() { crowdOn, crowdOff, readEpochReads = on, off, epoch })
 	u, sink := openUringLend(t, 4096, 16)
 	f, b := registeredPair(t, u)
 	w := newWaitingReads(t, u, sink, f, b)
-	state := func() (armed, crowded bool, readers int32) {
+	state := func() (armed, crowded bool, readers int) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
-		return recvOf(f).armed, u.crowded, u.readers.Load()
+		return recvOf(f).armed, u.crowded, u.readers.busy()
 	}
 	w.read(100, 1)
 	if armed, crowded, n := state(); !armed || crowded || n != 1 {
@@ -801,22 +803,33 @@ func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
 	if reqs := u.ring.SQTail() - tail; reqs != 3 {
 		t.Fatalf("crowded: %d requests for 3 reads; want 3", reqs)
 	}
+
+	// The others stop reading: one is closed, one stays open and idle. Only f reads
+	// now, and the two stop counting once an epoch has passed without them.
 	closeAndReap(t, u, sink, others[0])
-	w.read(100, 6)
-	if armed, crowded, n := state(); armed || !crowded || n != 2 {
-		t.Fatalf("two reading descriptors (at crowdOff): armed %v, crowded %v, readers %d; want requests, 2 readers", armed, crowded, n)
+	reads := 7 // lent reads started so far, in the first epoch
+	v := byte(6)
+	for ; ; v++ {
+		if _, crowded, _ := state(); !crowded {
+			break
+		}
+		if reads > 2*readEpochReads+2 {
+			t.Fatalf("still crowded after %d lent reads, all on one descriptor", reads)
+		}
+		w.read(100, v)
+		reads++
 	}
-	closeAndReap(t, u, sink, others[1])
-	w.read(100, 7) // the reap before it ends the crowd
-	w.read(100, 8)
+	if reads <= readEpochReads {
+		t.Fatalf("the crowd ended after %d lent reads, inside the epoch in which 3 descriptors read", reads)
+	}
+	w.read(100, v+1)
+	w.read(100, v+2)
 	if armed, crowded, n := state(); !armed || crowded || n != 1 {
-		t.Fatalf("one reading descriptor again: armed %v, crowded %v, readers %d; want the multishot recv, 1 reader", armed, crowded, n)
+		t.Fatalf("one descriptor reading, one idle: armed %v, crowded %v, readers %d; want the multishot recv, 1 reader", armed, crowded, n)
 	}
 	w.inOrder()
 	closeAndReap(t, u, sink, f)
-	if _, _, n := state(); n != 0 {
-		t.Fatalf("%d readers counted with every descriptor closed", n)
-	}
+	closeAndReap(t, u, sink, others[1])
 }
 
 // TestUringRequestReadClosedWhileWaitingForAnEntry: a lent read made with a request
