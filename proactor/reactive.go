@@ -229,7 +229,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			if op.Lend {
 				// Borrow room in a buffer for this syscall only; keep what came.
 				id, off, room := r.lend.get()
-				n, err = unix.Read(fd, room)
+				n, err = sysRead(fd, room)
 				got := n
 				if err != nil {
 					got = 0
@@ -240,7 +240,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			if len(op.Buf) == 0 {
 				return 0, nil
 			}
-			n, err = unix.Read(fd, op.Buf)
+			n, err = sysRead(fd, op.Buf)
 		case OpWrite:
 			if vec := op.vec(); vec != nil {
 				n, err = writev(fd, vec)
@@ -249,7 +249,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			if len(op.Buf) == 0 {
 				return 0, nil
 			}
-			n, err = unix.Write(fd, op.Buf)
+			n, err = sysWrite(fd, op.Buf)
 		case OpRecvFrom:
 			var from unix.Sockaddr
 			n, from, err = unix.Recvfrom(fd, op.Buf, 0)
@@ -258,7 +258,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			}
 		case OpSendTo:
 			if op.Ext.Addr == nil {
-				n, err = unix.Write(fd, op.Buf)
+				n, err = sysWrite(fd, op.Buf)
 			} else {
 				err = unix.Sendto(fd, op.Buf, 0, op.Ext.Addr)
 				if err == nil {

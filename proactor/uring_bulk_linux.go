@@ -2,7 +2,6 @@ package proactor
 
 import (
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -209,7 +208,7 @@ func (u *uringBackend) Perform(op *Op) bool {
 func recvNow(fd int, b []byte, op *Op) (int, error) {
 	for {
 		op.Syscalls++
-		n, err := unix.Read(fd, b)
+		n, err := sysRead(fd, b)
 		if err != unix.EINTR {
 			return n, err
 		}
@@ -228,7 +227,7 @@ func (u *uringBackend) sendNow(op *Op) bool {
 	var err error
 	for {
 		op.Syscalls++
-		n, err = send(op.FD.Sysfd, op.Buf, unix.MSG_NOSIGNAL)
+		n, err = sysSend(op.FD.Sysfd, op.Buf, unix.MSG_NOSIGNAL)
 		if err != unix.EINTR {
 			break
 		}
@@ -238,18 +237,4 @@ func (u *uringBackend) sendNow(op *Op) bool {
 	}
 	finish(op, max(n, 0), err)
 	return true
-}
-
-// send is send(2), sendto with no address: unix.Sendto drops the count a short
-// write needs, and sendmsg(2) costs 130–150 ns more a call on this VM (the kernel
-// copies in a message header and an iovec; a 4 KiB write and read on a socket pair,
-// 1.00–1.13 µs against 1.19–1.28 with unix.SendmsgN, testing.B).
-func send(fd int, b []byte, flags int) (int, error) {
-	// b is not empty: a write of nothing finishes in Submit. The pointer is converted
-	// in the call's argument list, so b stays alive and unmoved through the call.
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(flags), 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
 }

@@ -982,9 +982,9 @@ func (u *uringBackend) TryNow(op *Op) bool {
 		// The descriptor is non-blocking (as on the reactive backends): a plain
 		// read or write says EAGAIN rather than wait.
 		if op.Kind == OpRead {
-			n, err = unix.Read(f.Sysfd, op.Buf)
+			n, err = sysRead(f.Sysfd, op.Buf)
 		} else {
-			n, err = unix.Write(f.Sysfd, op.Buf)
+			n, err = sysWrite(f.Sysfd, op.Buf)
 		}
 		if err != unix.EINTR {
 			break
