@@ -226,13 +226,7 @@ func (c *Context) pushFrom(r *runner, t task) {
 		r.q.push(t)
 		// Under the lock: stored after it, a thief could empty the queue in between
 		// and leave qlen above 0 for an empty queue, which idle runners spin on.
-		// Only when the queue stops being empty, or every 8 tasks, as popLocal does:
-		// a handler that reads data already received pushes its completion here, so
-		// this runs for about every message an echo server handles. qlen may then be
-		// up to 7 below the queue's length, but never 0 for a queue that is not empty.
-		if n := r.q.len(); n == 1 || n&7 == 0 {
-			r.qlen.Store(int32(n))
-		}
+		r.qlen.Store(int32(r.q.len()))
 		r.mu.Unlock()
 		// Wake an idle runner if there is one: if this runner goes on with a long
 		// handler, the idle one takes the task instead of leaving it to wait (steal

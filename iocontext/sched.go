@@ -25,7 +25,7 @@ type runner struct {
 
 	mu   sync.Mutex   // guards q and took; taken by the owner and by thieves
 	q    ring         // local queue: completions it reaped, handlers posted from its handlers
-	qlen atomic.Int32 // q.len() for thieves, the idle check and Stats: exact at 0, within 7 either way, see popLocal and pushFrom
+	qlen atomic.Int32 // q.len() for thieves, the idle check and Stats: exact at 0, see popLocal
 	// took: the owner took a task from q and has not been back for the next one or to
 	// the backend since, so it is running a handler (or about to come back). Thieves
 	// read it under mu; the owner sets it there at no extra cost, where an atomic flag
@@ -392,9 +392,8 @@ func (r *runner) next(block bool) (task, bool) {
 
 // popLocal takes the task at the front of r's own queue. It stores the queue's length
 // for others only when the queue empties, or every 8 tasks: an atomic store is a locked
-// instruction (XCHG on amd64), and this runs for every handler. pushFrom stores it
-// likewise, and when the queue stops being empty. So qlen may be up to 7 above or below
-// the queue's length, but it is 0 exactly when the queue is empty (every store of qlen
+// instruction (XCHG on amd64), and this runs for every handler. So qlen may be up to 7
+// above the queue's length, never above 0 when the queue is empty (every store of qlen
 // is made under r.mu, the queue's state at that moment): the idle check (hasWork) and
 // the chained wake-up in run stay exact, and a thief that picks its victim by a stale
 // count takes half of what it finds there under the lock.
