@@ -41,28 +41,7 @@ type lendBook struct {
 	want0   int      // want's start and floor
 	calm    int      // buffers freed since want last changed
 	grew    bool     // want grew during this reap
-
-	// During a reap the buffers handed to the kernel are published once, at its end
-	// (endReap): the ring's tail is an atomic store, a locked instruction, and a reap
-	// hands back a buffer or two per message. The kernel picks buffers only in the
-	// task work and submissions of an io_uring_enter, and the reaping runner enters
-	// only after the reap.
-	reaping bool // inside a reap: advance waits for endReap
-	pending bool // buffers recycled and not yet published
 }
-
-// advance publishes the buffers recycled since the last one, or leaves that to the end
-// of the reap in progress.
-func (k *lendBook) advance() {
-	if k.reaping {
-		k.pending = true
-		return
-	}
-	k.bufs.Advance()
-}
-
-// beginReap marks the start of a batch of completions.
-func (k *lendBook) beginReap() { k.reaping = true }
 
 // lendHotBytes is the ring's starting hold on an incremental ring: enough for the
 // receives of a few reaps at 64 KiB each, small enough to stay in the cache.
@@ -197,7 +176,7 @@ func (k *lendBook) free(bid uint16) {
 	k.bulkAgo = min(k.bulkAgo+1, len(k.pieces))
 	if k.ring < k.want && len(k.spare) >= k.reserved() {
 		k.push(bid)
-		k.advance()
+		k.bufs.Advance()
 		return
 	}
 	k.spare = append(k.spare, bid)
@@ -221,7 +200,7 @@ func (k *lendBook) fill() {
 		k.push(bid)
 	}
 	if pushed {
-		k.advance()
+		k.bufs.Advance()
 	}
 }
 
@@ -251,14 +230,8 @@ func (k *lendBook) grow() {
 	k.fill()
 }
 
-// endReap marks the end of a batch of completions and publishes what it recycled.
-func (k *lendBook) endReap() {
-	k.grew, k.reaping = false, false
-	if k.pending {
-		k.pending = false
-		k.bufs.Advance()
-	}
-}
+// endReap marks the end of a batch of completions.
+func (k *lendBook) endReap() { k.grew = false }
 
 // valid reports whether id names a buffer of the ring.
 func (k *lendBook) valid(id int32) bool { return id >= 0 && int(id) < len(k.pieces) }

@@ -1242,9 +1242,6 @@ func (u *uringBackend) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 	done := u.done[:0]
 	u.mu.Lock()
-	if u.lend != nil {
-		u.lend.beginReap()
-	}
 	for i := range cqes {
 		c := &cqes[i]
 		tag, gen, idx := uint8(c.UserData>>56), uint32(c.UserData>>32)&genMask, int32(uint32(c.UserData))
