@@ -1310,7 +1310,7 @@ func (u *uringBackend) complete(cqes []uring.CQE, ready []*Op) []*Op {
 				op.ud = 0
 				u.release(idx, s)
 				u.lend.grow()
-				u.starve(op)
+				u.starveNoBuffer(op)
 				continue
 			}
 			n, err, again := u.result(op, s, c.Res)

@@ -273,7 +273,7 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			rs.waiter = nil
 			u.waiting--
 			w.Buf = nil
-			u.starve(w)
+			u.starveNoBuffer(w)
 		}
 	case errno == unix.EINVAL && !more:
 		// A kernel without multishot recv (before 6.0) refuses it: use a request
@@ -555,6 +555,20 @@ func (u *uringBackend) restartFreed() bool {
 // incremental ring the buffer it came from may have room for them. mu is held.
 func (u *uringBackend) roomSeen() {
 	if u.lend.inc && len(u.starved) > 0 {
+		u.lend.freed++
+	}
+}
+
+// starveNoBuffer queues a read whose receive found the ring empty (ENOBUFS); mu is
+// held. A buffer may have gone back to the ring between the kernel's look and this
+// reap, and its release then found no read waiting to restart. With buffers in the
+// ring the read is restarted at the end of the reap (restartFreed) rather than left
+// to wait for a later release, which need not come: the application may hold every
+// other buffer until this read's data arrives (found by review). Books that are a
+// reap behind the kernel cost one more ENOBUFS at most.
+func (u *uringBackend) starveNoBuffer(op *Op) {
+	u.starve(op)
+	if u.lend.ring > 0 {
 		u.lend.freed++
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/coionet/coio/internal/uring"
 )
 
 // openUringLend opens the io_uring backend with count lent buffers of size bytes.
@@ -922,4 +924,75 @@ func TestUringLentWriteGivenBackInTheReap(t *testing.T) {
 	}
 	u.ReleaseBuffer(id)
 	closeAndReap(t, u, sink, f)
+}
+
+// TestUringStarvedReadSeesABufferFreedBeforeItsReap: a read's ENOBUFS may be reaped
+// after a buffer went back to the ring (the release found no read starved yet, so it
+// restarted none). The read must not then wait for a later release with a buffer in
+// the ring: the application may be holding every other one until this read's data
+// comes (found by review).
+func TestUringStarvedReadSeesABufferFreedBeforeItsReap(t *testing.T) {
+	toldSleeps(t) // the only completion before B's must be none: no tick
+	u, sink := openUringLend(t, 64, 4)
+	fa, pa := registeredPair(t, u)
+	opA := &Op{Kind: OpRead, FD: fa}
+	unix.Write(pa, []byte("x"))
+	if _, err := lentRead(t, u, sink, opA); err != nil { // arms A's request
+		t.Fatal(err)
+	}
+	unix.Write(pa, bytes.Repeat([]byte{1}, 4*64))
+	reap(t, u, 20*time.Millisecond) // A's request fills every buffer ahead of its reads
+
+	fb, pb := registeredPair(t, u)
+	opB := &Op{Kind: OpRead, FD: fb, Lend: true}
+	u.Submit(opB)
+	u.Flush()
+	unix.Write(pb, []byte("for B"))
+	// Let the kernel fail B's receive (no buffer) without reaping its completion.
+	for deadline := time.Now().Add(time.Second); u.ring.CQReady() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no completion for B's receive")
+		}
+		if _, err := u.ring.Enter(0, 0, uring.EnterGetEvents, -1); err != nil && err != unix.EINTR {
+			t.Fatal(err)
+		}
+	}
+	// A read on A takes a piece received ahead; its release hands a buffer back to
+	// the ring while B's ENOBUFS waits in the completion queue.
+	opA.Buf, opA.Lend = nil, true
+	u.Submit(opA)
+	select {
+	case <-sink:
+	default:
+		t.Fatal("A's read did not complete from the data received ahead")
+	}
+	u.ReleaseBuffer(opA.BufID)
+
+	var ready []*Op
+	for deadline := time.Now().Add(500 * time.Millisecond); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("B's read still waits for a buffer with one in the ring")
+		}
+		var err error
+		if ready, err = u.Wait(5*time.Millisecond, ready[:0]); err != nil {
+			t.Fatal(err)
+		}
+		if len(ready) > 0 {
+			break
+		}
+		select {
+		case op := <-sink:
+			ready = append(ready, op)
+		default:
+		}
+		if len(ready) > 0 {
+			break
+		}
+	}
+	if ready[0] != opB || opB.Err != nil || string(opB.Buf[:opB.N]) != "for B" {
+		t.Fatalf("B's read = (%d, %v)", opB.N, opB.Err)
+	}
+	u.ReleaseBuffer(opB.BufID)
+	closeAndReap(t, u, sink, fa)
+	closeAndReap(t, u, sink, fb)
 }
