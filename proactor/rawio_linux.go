@@ -39,6 +39,27 @@ func sysRead(fd int, b []byte) (int, error) {
 	return int(n), nil
 }
 
+// sockWrite writes b to the stream socket fd: send(2) with MSG_NOSIGNAL, so that a
+// peer that is gone is EPIPE, not also a SIGPIPE that a program watching for it with
+// signal.Notify would get (Go ignores the signal otherwise). As cheap as write(2).
+func sockWrite(fd int, b []byte) (int, error) { return sysSend(fd, b, unix.MSG_NOSIGNAL) }
+
+// sockWritev writes the n buffers of iov to the stream socket fd in one sendmsg(2)
+// with MSG_NOSIGNAL, as sockWrite does for one buffer.
+func sockWritev(fd int, iov *unix.Iovec, n int) (int, error) {
+	raceWritingVec(iov, n)
+	msg := unix.Msghdr{Iov: iov}
+	msg.SetIovlen(n)
+	// msg and the iovec array live on the caller's stack, which does not move
+	// while the goroutine is inside the call; the pointer is converted in the
+	// call's argument list.
+	r, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
+}
+
 // sysWrite is unix.Write without the scheduler's syscall hand-off.
 func sysWrite(fd int, b []byte) (int, error) {
 	raceWriting(b)

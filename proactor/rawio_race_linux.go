@@ -5,6 +5,8 @@ package proactor
 import (
 	"runtime"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Under the race detector the raw transfers tell it what x/sys/unix's Read and Write
@@ -21,5 +23,13 @@ func raceReadDone(b []byte, n int) {
 func raceWriting(b []byte) {
 	if len(b) > 0 {
 		runtime.RaceReadRange(unsafe.Pointer(&b[0]), len(b))
+	}
+}
+
+func raceWritingVec(iov *unix.Iovec, n int) {
+	for _, v := range unsafe.Slice(iov, n) {
+		if v.Len > 0 {
+			runtime.RaceReadRange(unsafe.Pointer(v.Base), int(v.Len))
+		}
 	}
 }

@@ -249,7 +249,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			if len(op.Buf) == 0 {
 				return 0, nil
 			}
-			n, err = sysWrite(fd, op.Buf)
+			n, err = sockWrite(fd, op.Buf)
 		case OpRecvFrom:
 			var from unix.Sockaddr
 			n, from, err = unix.Recvfrom(fd, op.Buf, 0)

@@ -984,7 +984,7 @@ func (u *uringBackend) TryNow(op *Op) bool {
 		if op.Kind == OpRead {
 			n, err = sysRead(f.Sysfd, op.Buf)
 		} else {
-			n, err = sysWrite(f.Sysfd, op.Buf)
+			n, err = sockWrite(f.Sysfd, op.Buf)
 		}
 		if err != unix.EINTR {
 			break

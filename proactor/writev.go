@@ -1,17 +1,14 @@
 package proactor
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // writevMax is how many buffers one writev(2) takes here; a longer vector is written
 // over several calls, as a short write (the caller goes on from where it stopped).
 const writevMax = 64
 
-// writev writes the buffers of vec in order with one writev(2), without allocating:
-// the iovec array lives on the stack.
+// writev writes the buffers of vec in order with one call (sendmsg(2) with
+// MSG_NOSIGNAL on Linux, writev(2) elsewhere: sockWritev), without allocating: the
+// iovec array lives on the stack.
 func writev(fd int, vec [][]byte) (int, error) {
 	var iov [writevMax]unix.Iovec
 	n := 0
@@ -31,9 +28,9 @@ func writev(fd int, vec [][]byte) (int, error) {
 	}
 	// The iovec array and the buffers it points to stay alive and in place for the
 	// call: a goroutine's stack does not move while it is in a syscall.
-	r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
-	if errno != 0 {
-		return 0, errno
+	r, err := sockWritev(fd, &iov[0], n)
+	if err != nil {
+		return 0, err
 	}
-	return int(r), nil
+	return r, nil
 }
