@@ -386,12 +386,14 @@ func TestUringLentReadCancelAndClose(t *testing.T) {
 	}
 }
 
-// TestUringStarvedReadRestartedByClose: buffers that come back to the ring without a
-// Release (the queue of a descriptor closed unread) restart a read waiting for one.
-func TestUringStarvedReadRestartedByClose(t *testing.T) {
-	u, sink := openUringLend(t, 64, 4)
+// starveB fills every buffer of u's pool (4 × 64 bytes) with data that descriptor A's
+// multishot recv receives ahead of its reads, then starts a lent read on descriptor B
+// and writes "for B" to B's peer: B's read finds no buffer. It returns A, A's read op
+// (idle), B and B's read op.
+func starveB(t *testing.T, u *uringBackend, sink chanSink) (fa *FD, opA *Op, fb *FD, opB *Op) {
+	t.Helper()
 	fa, pa := registeredPair(t, u)
-	opA := &Op{Kind: OpRead, FD: fa}
+	opA = &Op{Kind: OpRead, FD: fa}
 	unix.Write(pa, []byte("x"))
 	if _, err := lentRead(t, u, sink, opA); err != nil { // arms A's request
 		t.Fatal(err)
@@ -400,10 +402,18 @@ func TestUringStarvedReadRestartedByClose(t *testing.T) {
 	reap(t, u, 20*time.Millisecond) // A's request fills every buffer ahead of its reads
 
 	fb, pb := registeredPair(t, u)
-	opB := &Op{Kind: OpRead, FD: fb, Lend: true}
+	opB = &Op{Kind: OpRead, FD: fb, Lend: true}
 	u.Submit(opB)
 	u.Flush()
 	unix.Write(pb, []byte("for B"))
+	return fa, opA, fb, opB
+}
+
+// TestUringStarvedReadRestartedByClose: buffers that come back to the ring without a
+// Release (the queue of a descriptor closed unread) restart a read waiting for one.
+func TestUringStarvedReadRestartedByClose(t *testing.T) {
+	u, sink := openUringLend(t, 64, 4)
+	fa, _, fb, opB := starveB(t, u, sink)
 	reap(t, u, 20*time.Millisecond) // no buffer: B's read waits for one
 	closeAndReap(t, u, sink, fa)    // A's buffers go back to the ring
 	finishOne(t, u, sink, opB)
@@ -934,20 +944,7 @@ func TestUringLentWriteGivenBackInTheReap(t *testing.T) {
 func TestUringStarvedReadSeesABufferFreedBeforeItsReap(t *testing.T) {
 	toldSleeps(t) // the only completion before B's must be none: no tick
 	u, sink := openUringLend(t, 64, 4)
-	fa, pa := registeredPair(t, u)
-	opA := &Op{Kind: OpRead, FD: fa}
-	unix.Write(pa, []byte("x"))
-	if _, err := lentRead(t, u, sink, opA); err != nil { // arms A's request
-		t.Fatal(err)
-	}
-	unix.Write(pa, bytes.Repeat([]byte{1}, 4*64))
-	reap(t, u, 20*time.Millisecond) // A's request fills every buffer ahead of its reads
-
-	fb, pb := registeredPair(t, u)
-	opB := &Op{Kind: OpRead, FD: fb, Lend: true}
-	u.Submit(opB)
-	u.Flush()
-	unix.Write(pb, []byte("for B"))
+	fa, opA, fb, opB := starveB(t, u, sink)
 	// Let the kernel fail B's receive (no buffer) without reaping its completion.
 	for deadline := time.Now().Add(time.Second); u.ring.CQReady() == 0; {
 		if time.Now().After(deadline) {
