@@ -60,16 +60,6 @@ func sockWritev(fd int, iov *unix.Iovec, n int) (int, error) {
 	return int(r), nil
 }
 
-// sysWrite is unix.Write without the scheduler's syscall hand-off.
-func sysWrite(fd int, b []byte) (int, error) {
-	raceWriting(b)
-	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(bufPtr(b)), uintptr(len(b)))
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(n), nil
-}
-
 // sysSend is send(2) (sendto with no address) without the scheduler's syscall
 // hand-off: unix.Sendto drops the count a short write needs, and sendmsg(2) costs
 // 130–150 ns more a call on this VM (the kernel copies in a message header and an

@@ -8,13 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sysRead, sysWrite, sockWrite and sockWritev are the reactive backend's socket
+// sysRead, sockWrite and sockWritev are the reactive backend's socket
 // transfers (see rawio_linux.go); elsewhere they are x/sys/unix's, which call the C
 // library where the system wants that. The BSDs and darwin keep write(2) and
 // writev(2): darwin has no MSG_NOSIGNAL (it has the SO_NOSIGPIPE socket option).
 func sysRead(fd int, b []byte) (int, error) { return unix.Read(fd, b) }
-
-func sysWrite(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
 
 func sockWrite(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
 

@@ -258,7 +258,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 			}
 		case OpSendTo:
 			if op.Ext.Addr == nil {
-				n, err = sysWrite(fd, op.Buf)
+				n, err = sockWrite(fd, op.Buf) // a connected datagram socket
 			} else {
 				err = unix.Sendto(fd, op.Buf, 0, op.Ext.Addr)
 				if err == nil {

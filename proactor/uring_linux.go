@@ -331,7 +331,7 @@ func setupUring(sink Sink, flags uint32) (*uringBackend, error) {
 		}
 	}
 	u := &uringBackend{
-		ring: ring, sink: sink, free: -1, efd: -1,
+		ring: ring, sink: sink, free: -1, efd: -1, readers: readerCount{epoch: 1},
 		cqes: make([]uring.CQE, uringReapBatch),
 		done: make([]completion, 0, uringReapBatch),
 	}

@@ -375,7 +375,7 @@ var (
 // per message of the old count, cheaper in 5 of 8 interleaved pairs (session 12).
 // Guarded by mu.
 type readerCount struct {
-	epoch        uint8 // the current epoch, 1–255 (uringRecv.epoch 0 is none)
+	epoch        uint8 // the current epoch, 1–255 (uringRecv.epoch 0 is none); setupUring starts it at 1
 	reads        int   // lent reads started in it
 	active, last int   // descriptors that started one in it, and in the epoch before
 }
@@ -387,9 +387,6 @@ var readEpochReads = 4096
 
 // count records a lent read started on rs.
 func (k *readerCount) count(rs *uringRecv) {
-	if k.epoch == 0 {
-		k.epoch = 1
-	}
 	if rs.epoch != k.epoch {
 		rs.epoch = k.epoch
 		k.active++
