@@ -115,6 +115,59 @@ func TestReadParksUntilReadable(t *testing.T) {
 	}
 }
 
+// TestShortReadSkipsTheNextSyscall: a read that gets fewer bytes than it asked for
+// leaves the socket known empty, so the next read parks without a syscall (it would
+// only say EAGAIN) until readiness comes. For a lent read what it asked for is the room
+// in the buffer, not the piece it lends: measured against the piece, every lent read
+// looked full and a request/response connection paid a second read per message (1.58
+// reads per message on epoll at 64 B × 100 × 1, 1.01 after).
+func TestShortReadSkipsTheNextSyscall(t *testing.T) {
+	for _, lend := range []bool{false, true} {
+		be, s, f, b := reactivePair(t)
+		newRead := func() *Op {
+			if lend {
+				return &Op{Kind: OpRead, FD: f, Lend: true}
+			}
+			return &Op{Kind: OpRead, FD: f, Buf: make([]byte, 64)}
+		}
+		unix.Write(b, []byte("ping"))
+		first := newRead()
+		be.Submit(first)
+		select {
+		case got := <-s:
+			if got != first || first.N != 4 || first.Err != nil || first.Syscalls != 1 {
+				t.Fatalf("lend %v: read with data queued = (%d, %v) in %d syscalls; want (4, nil) in 1", lend, first.N, first.Err, first.Syscalls)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("lend %v: a read with data queued did not complete at once", lend)
+		}
+		if lend {
+			be.ReleaseBuffer(first.BufID)
+		}
+		second := newRead()
+		be.Submit(second)
+		select {
+		case <-s:
+			t.Fatalf("lend %v: a read of an empty socket completed = (%d, %v)", lend, second.N, second.Err)
+		default:
+		}
+		if second.Syscalls != 0 {
+			t.Errorf("lend %v: a read after a short one made %d syscalls before parking; want 0", lend, second.Syscalls)
+		}
+		unix.Write(b, []byte("pong"))
+		waitReady(t, be, s, second)
+		if second.N != 4 || second.Err != nil || second.Syscalls != 1 {
+			t.Fatalf("lend %v: read after readiness = (%d, %v) in %d syscalls; want (4, nil) in 1", lend, second.N, second.Err, second.Syscalls)
+		}
+		if lend {
+			be.ReleaseBuffer(second.BufID)
+		}
+		if err := be.Close(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestCloseAbortsParkedAndDefersClose(t *testing.T) {
 	be, s, f, _ := reactivePair(t)
 	a := f.Sysfd

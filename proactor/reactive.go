@@ -114,12 +114,12 @@ func (r *reactive) TryNow(op *Op) bool {
 		f.Release()
 		return false // known empty (full) since the last transfer: would block
 	}
-	n, err := r.syscall(op)
+	n, short, err := r.syscall(op)
 	f.Release()
 	if err == unix.EAGAIN {
 		return false
 	}
-	if err == nil && n > 0 && n < len(op.Buf) {
+	if short {
 		dry.Store(seen + 1)
 	}
 	op.N, op.Err = n, err
@@ -147,6 +147,7 @@ func (r *reactive) attempt(op *Op) bool {
 		}
 		seen := edges.Load()
 		var n int
+		var short bool
 		var err error
 		if dry.Load() == seen+1 && !f.hup.Load() && (op.Kind == OpRead || op.Kind == OpWrite) {
 			// The last transfer found the socket empty (full) and no edge has come
@@ -154,10 +155,10 @@ func (r *reactive) attempt(op *Op) bool {
 			// per message on a request/response connection.
 			err = unix.EAGAIN
 		} else {
-			n, err = r.syscall(op)
+			n, short, err = r.syscall(op)
 		}
 		if err != unix.EAGAIN {
-			if err == nil && n > 0 && n < len(op.Buf) && (op.Kind == OpRead || op.Kind == OpWrite) {
+			if short {
 				dry.Store(seen + 1)
 			}
 			r.unlist(op)
@@ -217,18 +218,21 @@ func (r *reactive) unlist(op *Op) {
 	f.mu.Unlock()
 }
 
-// syscall makes op's syscall once. EAGAIN means "park"; EINTR is retried here.
-func (r *reactive) syscall(op *Op) (int, error) {
+// syscall makes op's syscall once. EAGAIN means "park"; EINTR is retried here. short
+// reports a read or write that moved fewer bytes than it asked for, so the socket is
+// empty (full) until its next edge.
+func (r *reactive) syscall(op *Op) (n int, short bool, err error) {
 	fd := op.FD.Sysfd
 	op.Syscalls++
 	for {
-		var n int
-		var err error
+		asked := 0 // what a read or write asked for (0: an op whose shortness tells nothing)
 		switch op.Kind {
 		case OpRead:
 			if op.Lend {
-				// Borrow room in a buffer for this syscall only; keep what came.
+				// Borrow room in a buffer for this syscall only; keep what came. The
+				// piece lent is what came, so the room is what the read asked for.
 				id, off, room := r.lend.get()
+				asked = len(room)
 				n, err = sysRead(fd, room)
 				got := n
 				if err != nil {
@@ -238,8 +242,9 @@ func (r *reactive) syscall(op *Op) (int, error) {
 				break
 			}
 			if len(op.Buf) == 0 {
-				return 0, nil
+				return 0, false, nil
 			}
+			asked = len(op.Buf)
 			n, err = sysRead(fd, op.Buf)
 		case OpWrite:
 			if vec := op.vec(); vec != nil {
@@ -247,8 +252,9 @@ func (r *reactive) syscall(op *Op) (int, error) {
 				break
 			}
 			if len(op.Buf) == 0 {
-				return 0, nil
+				return 0, false, nil
 			}
+			asked = len(op.Buf)
 			n, err = sockWrite(fd, op.Buf)
 		case OpRecvFrom:
 			var from unix.Sockaddr
@@ -275,9 +281,9 @@ func (r *reactive) syscall(op *Op) (int, error) {
 				op.Ext.started = true
 				err = unix.Connect(fd, op.Ext.Addr)
 				if err == unix.EINPROGRESS || err == unix.EALREADY || err == unix.EINTR {
-					return 0, unix.EAGAIN
+					return 0, false, unix.EAGAIN
 				}
-				return 0, err
+				return 0, false, err
 			}
 			var soerr int
 			soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
@@ -285,18 +291,18 @@ func (r *reactive) syscall(op *Op) (int, error) {
 				err = unix.Errno(soerr)
 			}
 			if err == unix.EINPROGRESS || err == unix.EALREADY {
-				return 0, unix.EAGAIN
+				return 0, false, unix.EAGAIN
 			}
 			if err == nil {
 				// SO_ERROR is 0 both when the connect succeeded and, on some
 				// systems, when it has not finished: ask for the peer to tell.
 				if _, perr := unix.Getpeername(fd); perr == unix.ENOTCONN {
-					return 0, unix.EAGAIN
+					return 0, false, unix.EAGAIN
 				}
 			}
-			return 0, err
+			return 0, false, err
 		default:
-			return 0, fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
+			return 0, false, fmt.Errorf("proactor: %v ops cannot be submitted", op.Kind)
 		}
 		if err == unix.EINTR {
 			continue
@@ -304,7 +310,7 @@ func (r *reactive) syscall(op *Op) (int, error) {
 		if n < 0 {
 			n = 0
 		}
-		return n, err
+		return n, err == nil && n > 0 && n < asked, err
 	}
 }
 
