@@ -22,6 +22,14 @@ type Stream interface {
 	AsyncWrite(b []byte, h func(int, error))
 }
 
+// LentStream is what ReadLent works on: a Stream that reads into buffers its Context
+// lends, as *iocontext.TCPConn and *iocontext.UnixConn do.
+type LentStream interface {
+	Stream
+	TryReadLent() (iocontext.LentBuffer, error)
+	AsyncReadLent(h func(b iocontext.LentBuffer, err error))
+}
+
 // errUnwind unwinds a coroutine whose Context was closed; the coroutine's wrapper
 // recovers it.
 var errUnwind = errors.New("coroutine: unwound because its Context was closed")
@@ -30,6 +38,7 @@ var errUnwind = errors.New("coroutine: unwound because its Context was closed")
 const (
 	waitNone = iota
 	waitRead
+	waitReadLent
 	waitReadFull
 	waitWrite
 	waitWriteSome
@@ -64,6 +73,7 @@ type Yield struct {
 	rwFn     func(int, error) // read/write completion, made once
 	errFn    func(error)      // timer completion, made once
 	accFn    func(*iocontext.TCPConn, error)
+	lentFn   func(iocontext.LentBuffer, error) // lent read completion, made once
 
 	// the pending operation, set by the coroutine before it suspends
 	wait   int
@@ -78,8 +88,11 @@ type Yield struct {
 	n    int
 	err  error
 	conn *iocontext.TCPConn
+	lent iocontext.LentBuffer
 
 	inline   int // operations completed in a row without suspending
+	misses   int // reads in a row whose fast path found nothing there (up to readMisses)
+	skipped  int // reads since the last fast-path probe while misses is at readMisses
 	done     func(panicked any)
 	panicked any
 	finished bool
@@ -110,6 +123,7 @@ func spawn(ex iocontext.Executor, fn func(y *Yield), done func(any)) {
 	y.rwFn = func(n int, err error) { y.n, y.err = n, err; y.wake() }
 	y.errFn = func(err error) { y.err = err; y.wake() }
 	y.accFn = func(c *iocontext.TCPConn, err error) { y.conn, y.err = c, err; y.wake() }
+	y.lentFn = func(b iocontext.LentBuffer, err error) { y.lent, y.err = b, err; y.wake() }
 	catch := done != nil
 	y.next, y.stop = iter.Pull(func(yield func(struct{}) bool) {
 		y.yield = yield
@@ -303,6 +317,8 @@ func (y *Yield) start() {
 	switch w {
 	case waitRead:
 		s.AsyncReadSome(b, y.rwFn)
+	case waitReadLent:
+		s.(LentStream).AsyncReadLent(y.lentFn) // ReadLent stored a LentStream
 	case waitReadFull:
 		s.AsyncRead(b, y.rwFn)
 	case waitWrite:
@@ -351,12 +367,47 @@ func (y *Yield) fast() bool {
 	return false
 }
 
+// Reads whose fast path keeps finding nothing (a request/response connection: the
+// next request comes only after the reply) stop trying it after readMisses in a row,
+// but for one read in readProbe, which tells when data starts to wait (a pipelining
+// peer). A try that finds nothing is a wasted syscall, and on io_uring a lock as well:
+// at 64 B × 100 connections × depth 1, 1.07 read syscalls per message on top of the
+// requests that then received each message.
+const (
+	readMisses = 2
+	readProbe  = 8
+)
+
+// readFast reports whether a read may try the fast path.
+func (y *Yield) readFast() bool {
+	if y.misses >= readMisses {
+		if y.skipped++; y.skipped < readProbe {
+			return false
+		}
+		y.skipped = 0
+	}
+	return y.fast()
+}
+
+// readTried records what a read's fast path found: data (or an error), or nothing.
+func (y *Yield) readTried(found bool) {
+	switch {
+	case found:
+		y.misses = 0
+	case y.misses < readMisses:
+		y.misses++
+	}
+}
+
 // Read reads into b (some bytes, at least one unless there is an error), as
 // AsyncReadSome would deliver: (n, nil), (0, io.EOF) at the end of the stream, or an
-// error. When data is already there it is read at once, without suspending.
+// error. When data is already there it is read at once, without suspending (unless
+// the connection's reads have lately found nothing there: see readMisses).
 func (y *Yield) Read(s Stream, b []byte) (int, error) {
-	if y.fast() {
-		if n, err := s.TryReadSome(b); err != iocontext.ErrWouldBlock {
+	if y.readFast() {
+		n, err := s.TryReadSome(b)
+		y.readTried(err != iocontext.ErrWouldBlock)
+		if err != iocontext.ErrWouldBlock {
 			y.err = err
 			return n, err
 		}
@@ -364,6 +415,31 @@ func (y *Yield) Read(s Stream, b []byte) (int, error) {
 	y.stream, y.buf = s, b
 	y.suspend(waitRead)
 	return y.n, y.err
+}
+
+// ReadLent reads into a buffer lent by the Context, as AsyncReadLent: it returns the
+// bytes that came (at least one), (LentBuffer{}, io.EOF) at the end of the stream, or
+// the zero LentBuffer and an error. While the coroutine waits its connection holds no
+// read buffer, and a read takes everything received so far, up to the rest of a
+// pooled buffer (64 KiB by default): a server with many mostly idle connections, or
+// one whose peers send many requests at once, needs neither a buffer per connection
+// nor a read per request. The caller owns the buffer until it calls Release, which it
+// must do once it is done with b.B, for instance after writing it back with Write.
+// When data is already there it is taken at once, without suspending, as Read does.
+func (y *Yield) ReadLent(s LentStream) (iocontext.LentBuffer, error) {
+	if y.readFast() {
+		b, err := s.TryReadLent()
+		y.readTried(err != iocontext.ErrWouldBlock)
+		if err != iocontext.ErrWouldBlock {
+			y.err = err
+			return b, err
+		}
+	}
+	y.stream = s
+	y.suspend(waitReadLent)
+	b := y.lent
+	y.lent = iocontext.LentBuffer{}
+	return b, y.err
 }
 
 // ReadFull reads until b is full, as AsyncRead.

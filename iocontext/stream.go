@@ -647,6 +647,34 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 	return n, s.mapErr("read", err)
 }
 
+// TryReadLent is TryReadSome for a lent read: it returns what AsyncReadLent's handler
+// would get if data (or the end of the stream, or an error) is there now, or
+// (LentBuffer{}, ErrWouldBlock) when the read would have to wait. The caller releases
+// the buffer it returns. It fails with ErrBusy while another read is in flight.
+func (s *stream) TryReadLent() (LentBuffer, error) {
+	if !s.st.has(stOpened) {
+		return LentBuffer{}, ErrNotOpen
+	}
+	if !s.st.take(stReading) {
+		return LentBuffer{}, ErrBusy
+	}
+	op := &s.rop
+	op.Buf, op.Lend = nil, true
+	ok := s.c.be.TryNow(op)
+	n, err, b, id := op.N, op.Err, op.Buf, op.BufID
+	op.Buf, op.Lend, op.N, op.Err = nil, false, 0, nil
+	s.st.clear(stReading)
+	switch {
+	case !ok:
+		return LentBuffer{}, ErrWouldBlock
+	case err == nil && n > 0 && b != nil:
+		return LentBuffer{B: b[:n], c: s.c, id: id}, nil
+	case err == nil:
+		err = io.EOF
+	}
+	return LentBuffer{}, s.mapErr("read", err)
+}
+
 // TryWriteSome writes from b now, on the calling goroutine, as much as the socket
 // takes without waiting: (n, nil) with n possibly short, or (0, ErrWouldBlock) when it
 // takes nothing. It fails with ErrBusy while another write is in flight.

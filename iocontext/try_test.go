@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/coionet/coio/iocontext"
 	"golang.org/x/sys/unix"
@@ -58,3 +59,73 @@ func TestTryReadWriteSome(t *testing.T) {
 type fdReader int
 
 func (f fdReader) Read(b []byte) (int, error) { return unix.Read(int(f), b) }
+
+// TestTryReadLent: the lent read's fast path on every backend. It says ErrWouldBlock
+// when nothing is there and ErrBusy while another read is in flight; it lends what
+// came, in order with what an asynchronous lent read got before it (on io_uring the
+// bytes may wait in a multishot recv's queue, ahead of the socket), and it reports
+// the end of the stream and a closed connection.
+func TestTryReadLent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		runInBackground(t, ctx, 1)
+		c, peer := connPair(t, ctx)
+		if b, err := c.TryReadLent(); err != iocontext.ErrWouldBlock || b.B != nil {
+			t.Fatalf("TryReadLent with nothing to read = %q, %v; want ErrWouldBlock", b.B, err)
+		}
+		try := func() (iocontext.LentBuffer, error) {
+			deadline := time.Now().Add(waitLimit)
+			for {
+				b, err := c.TryReadLent()
+				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+					return b, err
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		var got []byte
+		unix.Write(peer, []byte("hello"))
+		b, err := try()
+		if err != nil {
+			t.Fatalf("TryReadLent with data there = %q, %v", b.B, err)
+		}
+		got = append(got, b.B...)
+		b.Release()
+		// An asynchronous lent read first, then more data: whatever the backend
+		// received for it since (io_uring's multishot recv) comes out in order.
+		done := make(chan iocontext.LentBuffer, 1)
+		c.AsyncReadLent(func(b iocontext.LentBuffer, err error) {
+			if err != nil {
+				t.Errorf("AsyncReadLent = %v", err)
+			}
+			done <- b
+		})
+		if _, err := c.TryReadLent(); !errors.Is(err, iocontext.ErrBusy) {
+			t.Fatalf("TryReadLent during AsyncReadLent = %v; want ErrBusy", err)
+		}
+		unix.Write(peer, []byte(", "))
+		b = recv(t, done, "the asynchronous lent read")
+		got = append(got, b.B...)
+		b.Release()
+		unix.Write(peer, []byte("world"))
+		for len(got) < len("hello, world") {
+			b, err := try()
+			if err != nil {
+				t.Fatalf("TryReadLent after %q = %q, %v", got, b.B, err)
+			}
+			got = append(got, b.B...)
+			b.Release()
+		}
+		if string(got) != "hello, world" {
+			t.Fatalf("lent reads got %q; want %q", got, "hello, world")
+		}
+		unix.Shutdown(peer, unix.SHUT_WR)
+		if b, err := try(); err != io.EOF || b.B != nil {
+			t.Fatalf("TryReadLent at the end of stream = %q, %v; want io.EOF", b.B, err)
+		}
+		c.Close()
+		if _, err := c.TryReadLent(); err == nil || err == iocontext.ErrWouldBlock {
+			t.Fatalf("TryReadLent after Close = %v; want an error", err)
+		}
+	})
+}

@@ -22,8 +22,9 @@ type Backend interface {
 	Perform(op *Op) bool
 	// TryNow makes op's syscall once, now, on the calling goroutine, for a read or a
 	// write that no other op of its direction is using: true with the result in op.N
-	// and op.Err, false (op untouched) when it would block or the backend cannot. It
-	// never hands the op to the sink.
+	// and op.Err, false when it would block or the backend cannot. It never hands the
+	// op to the sink. A lent read (Op.Lend) that gets data has it in op.Buf, lent as
+	// op.BufID; io_uring may also take it from what a multishot recv received.
 	TryNow(op *Op) bool
 	// Cancel aborts every op in flight on f with ErrAborted, except those that already
 	// completed, and returns how many it aborted.

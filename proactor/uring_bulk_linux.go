@@ -204,6 +204,79 @@ func (u *uringBackend) Perform(op *Op) bool {
 	return true
 }
 
+// tryLent is TryNow for a lent read (iocontext's TryReadLent, the fast path of a
+// coroutine's ReadLent): data a multishot recv has already received is taken from its
+// queue; with no request reading the descriptor, the socket is read now with read(2)
+// into a spare buffer, as Perform does for a bulk read. With a recv armed and nothing
+// queued, or no buffer spare, it reports false and the read goes to the ring: a direct
+// read then could take bytes ahead of ones the kernel is posting. The caller holds the
+// stream's read, so no other read of it starts meanwhile.
+func (u *uringBackend) tryLent(op *Op) bool {
+	f := op.FD
+	if !f.Acquire() {
+		op.Buf, op.N, op.Err = nil, 0, errClosed
+		return true
+	}
+	u.mu.Lock()
+	if u.closed || f.Closing() {
+		u.mu.Unlock()
+		op.Buf = nil
+		finish(op, 0, errClosed)
+		return true
+	}
+	rs := recvOf(f)
+	if rs.q.len() > 0 || rs.end {
+		d, _ := u.submitLent(op) // completes from the queue (or the end), never waits
+		u.mu.Unlock()
+		finish(op, d.n, d.err)
+		return true
+	}
+	if u.lendRing() != nil { // the ring's error is the asynchronous read's to report
+		u.mu.Unlock()
+		f.Release()
+		return false
+	}
+	k := u.lend
+	if rs.armed || len(k.spare) == 0 || len(u.starved) > 0 {
+		u.mu.Unlock()
+		f.Release()
+		return false
+	}
+	u.readers.count(rs)
+	bid := k.spare[len(k.spare)-1]
+	k.spare = k.spare[:len(k.spare)-1]
+	k.pieces[bid] = 1 // lent before the syscall: a concurrent free cannot take it
+	k.lent++
+	u.mu.Unlock()
+
+	n, err := recvNow(f.Sysfd, k.bufs.Buf(bid), op)
+	if n > 0 {
+		op.Buf, op.BufID = k.bufs.Buf(bid)[:n:n], int32(bid)
+		finish(op, n, nil)
+		return true
+	}
+	u.mu.Lock()
+	k.pieces[bid] = 0
+	k.lent--
+	resubmit := false
+	if !u.closed { // once closed nothing goes back to the ring (see ReleaseBuffer)
+		k.free(bid)
+		// A read may have found no buffer while this one held it.
+		resubmit = u.restartFreed()
+	}
+	u.mu.Unlock()
+	if resubmit {
+		u.Flush()
+	}
+	op.Buf = nil
+	if err == unix.EAGAIN {
+		f.Release()
+		return false
+	}
+	finish(op, 0, err) // the end of the stream (0, nil), or the socket's error
+	return true
+}
+
 // recvNow reads from the non-blocking socket fd into b, retrying EINTR.
 func recvNow(fd int, b []byte, op *Op) (int, error) {
 	for {

@@ -967,7 +967,10 @@ func (u *uringBackend) Flush() {
 // TryNow makes the read or write directly, without the ring: it is only asked for
 // when no request of the op's direction is in the kernel, so nothing is reordered.
 func (u *uringBackend) TryNow(op *Op) bool {
-	if (op.Kind != OpRead && op.Kind != OpWrite) || op.Lend || op.vec() != nil {
+	if op.Kind == OpRead && op.Lend {
+		return u.tryLent(op)
+	}
+	if (op.Kind != OpRead && op.Kind != OpWrite) || op.vec() != nil {
 		return false
 	}
 	f := op.FD
