@@ -22,11 +22,15 @@ type FD struct {
 	// than an interface (two), which every connection would pay for.
 	destroy func(f *FD)
 	seq     atomic.Uint32 // registration sequence number, carried in reactor tokens
-	// hup is set once the reactor reported a hang-up or error: the end of stream or the
-	// error may already be waiting behind the data, with no edge left to announce it,
-	// so no syscall is skipped from then on.
-	hup   atomic.Bool
-	state atomic.Uint64 // closing and destroyed bits and the reference count
+	// noSkip: no read or write syscall of the descriptor is skipped after a short
+	// transfer (see reactive.attempt). Set when the reactor reported a hang-up or an
+	// error (the end of stream or the error may already wait behind the data, with no
+	// edge left to announce it) or urgent data (a read stops at its mark); from the
+	// start for a descriptor that is not a TCP socket on epoll, where a short read need
+	// not mean an empty socket (a datagram; a Unix stream read stops after a message
+	// that carried descriptors; kqueue reports no urgent data).
+	noSkip atomic.Bool
+	state  atomic.Uint64 // closing and destroyed bits and the reference count
 
 	// The reactive backends' state of the descriptor. The io_uring backend keeps its
 	// multishot lent read in the same words instead (uringRecv, which overlays it),

@@ -3,6 +3,7 @@ package proactor
 import (
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,54 @@ func reactivePair(t *testing.T) (Backend, chanSink, *FD, int) {
 		t.Fatal(err)
 	}
 	return be, s, f, b
+}
+
+// reactiveTCP is reactivePair over a loopback TCP connection.
+func reactiveTCP(t *testing.T) (Backend, chanSink, *FD, int) {
+	t.Helper()
+	be, s := openReactive(t)
+	a, b := tcpPair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	f := new(FD)
+	if err := be.Register(f, a); err != nil {
+		t.Fatal(err)
+	}
+	return be, s, f, b
+}
+
+// tcpPair returns the two ends of a new loopback TCP connection, non-blocking; the
+// caller closes the second, the backend the first.
+func tcpPair(t *testing.T) (int, int) {
+	t.Helper()
+	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(l)
+	if err := unix.Bind(l, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(l, 1); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Connect(c, sa); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := unix.Accept(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.SetNonblock(a, true)
+	unix.SetNonblock(c, true)
+	return a, c
 }
 
 func socketpair(t *testing.T) (int, int) {
@@ -123,7 +172,7 @@ func TestReadParksUntilReadable(t *testing.T) {
 // reads per message on epoll at 64 B × 100 × 1, 1.01 after).
 func TestShortReadSkipsTheNextSyscall(t *testing.T) {
 	for _, lend := range []bool{false, true} {
-		be, s, f, b := reactivePair(t)
+		be, s, f, b := reactiveTCP(t)
 		newRead := func() *Op {
 			if lend {
 				return &Op{Kind: OpRead, FD: f, Lend: true}
@@ -164,6 +213,79 @@ func TestShortReadSkipsTheNextSyscall(t *testing.T) {
 		}
 		if err := be.Close(f); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestShortReadThatLeavesDataDoesNotPark: reads that come back short with data still
+// in the socket must not make the next read skip its syscall, or it waits for an edge
+// that already came (found by review). A TCP read stops at the urgent mark (epoll
+// reports urgent data, and the descriptor stops skipping); a Unix stream read stops
+// after a message that carried descriptors (Unix sockets never skip).
+func TestShortReadThatLeavesDataDoesNotPark(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pair func(t *testing.T) (Backend, chanSink, *FD, int)
+		send func(peer int) error
+	}{
+		{"tcp urgent mark", reactiveTCP, func(peer int) error {
+			if _, err := unix.Write(peer, []byte("abc")); err != nil {
+				return err
+			}
+			if err := unix.Sendto(peer, []byte("!"), unix.MSG_OOB, nil); err != nil {
+				return err
+			}
+			_, err := unix.Write(peer, []byte("efg"))
+			return err
+		}},
+		{"unix descriptors", reactivePair, func(peer int) error {
+			rights := unix.UnixRights(int(os.Stdin.Fd()))
+			if err := unix.Sendmsg(peer, []byte("abc"), rights, nil, 0); err != nil {
+				return err
+			}
+			_, err := unix.Write(peer, []byte("efg"))
+			return err
+		}},
+	} {
+		for _, lend := range []bool{false, true} {
+			be, s, f, peer := tc.pair(t)
+			newRead := func() *Op {
+				if lend {
+					return &Op{Kind: OpRead, FD: f, Lend: true}
+				}
+				return &Op{Kind: OpRead, FD: f, Buf: make([]byte, 64)}
+			}
+			first := newRead()
+			be.Submit(first) // parks: the data comes after, with one edge
+			if err := tc.send(peer); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // all of it arrives before the edge is taken
+			var got []byte
+			for _, op := range []*Op{first, newRead()} {
+				if op != first {
+					be.Submit(op)
+				}
+				waitReady(t, be, s, op)
+				if op.Err != nil || op.N == 0 {
+					t.Fatalf("%s, lend %v: read after %q = (%d, %v)", tc.name, lend, got, op.N, op.Err)
+				}
+				if lend {
+					got = append(got, op.Buf[:op.N]...)
+					be.ReleaseBuffer(op.BufID)
+				} else {
+					got = append(got, op.Buf[:op.N]...)
+				}
+				if len(got) == len("abcefg") {
+					break
+				}
+			}
+			if string(got) != "abcefg" {
+				t.Fatalf("%s, lend %v: reads got %q; want %q", tc.name, lend, got, "abcefg")
+			}
+			if err := be.Close(f); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

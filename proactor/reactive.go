@@ -60,7 +60,7 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	f.wev.Store(0)
 	f.rdry.Store(0)
 	f.wdry.Store(0)
-	f.hup.Store(false)
+	f.noSkip.Store(!r.skips(sysfd))
 	r.table.store(sysfd, f)
 	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
 		r.table.clear(sysfd, f)
@@ -110,7 +110,7 @@ func (r *reactive) TryNow(op *Op) bool {
 		edges, dry = &f.wev, &f.wdry
 	}
 	seen := edges.Load()
-	if dry.Load() == seen+1 && !f.hup.Load() {
+	if dry.Load() == seen+1 && !f.noSkip.Load() {
 		f.Release()
 		return false // known empty (full) since the last transfer: would block
 	}
@@ -149,7 +149,7 @@ func (r *reactive) attempt(op *Op) bool {
 		var n int
 		var short bool
 		var err error
-		if dry.Load() == seen+1 && !f.hup.Load() && (op.Kind == OpRead || op.Kind == OpWrite) {
+		if dry.Load() == seen+1 && !f.noSkip.Load() && (op.Kind == OpRead || op.Kind == OpWrite) {
 			// The last transfer found the socket empty (full) and no edge has come
 			// since: the syscall would only say EAGAIN. Skipping it saves a syscall
 			// per message on a request/response connection.
@@ -397,8 +397,8 @@ func (r *reactive) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 			f.mu.Unlock()
 			continue
 		}
-		if ev.Events&reactor.Hangup != 0 {
-			f.hup.Store(true)
+		if ev.Events&(reactor.Hangup|reactor.Urgent) != 0 {
+			f.noSkip.Store(true)
 		}
 		if ev.Events&reactor.Readable != 0 {
 			f.rev.Add(1)

@@ -51,7 +51,7 @@ func (p *Poller) ctl(op, fd int, token uint64, ev Events) error {
 	var e unix.EpollEvent
 	e.Events = unix.EPOLLET | unix.EPOLLRDHUP
 	if ev&Readable != 0 {
-		e.Events |= unix.EPOLLIN
+		e.Events |= unix.EPOLLIN | unix.EPOLLPRI // PRI: see Urgent
 	}
 	if ev&Writable != 0 {
 		e.Events |= unix.EPOLLOUT
@@ -130,6 +130,9 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		var ev Events
 		if e.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
 			ev |= Readable
+		}
+		if e.Events&unix.EPOLLPRI != 0 {
+			ev |= Urgent
 		}
 		if e.Events&unix.EPOLLOUT != 0 {
 			ev |= Writable

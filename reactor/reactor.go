@@ -16,6 +16,10 @@ const (
 	// Readable and Writable so that every waiting operation retries its syscall and
 	// collects the error itself.
 	Hangup
+	// Urgent: TCP urgent (out-of-band) data is pending (epoll only, with Readable). A
+	// read stops short at its mark with data left behind it, so from then on a short
+	// read no longer says that the socket is empty.
+	Urgent
 )
 
 // Event is one readiness report.
