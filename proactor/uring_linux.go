@@ -137,6 +137,7 @@ type uringBackend struct {
 	readers             readerCount  // descriptors making lent reads lately (readerCount)
 	crowded             bool         // so many descriptors read that each read makes a request (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
+	ownAfter            map[*FD]*Op  // own-buffer reads waiting for a capped multishot recv's end (ownRead)
 	// Reads whose request found their descriptor closing once it had its entry
 	// (recvOnce): the Close found nothing of theirs to abort. Their entry became a
 	// no-op, whose completion wakes the reap that fails them.
@@ -508,6 +509,20 @@ func (u *uringBackend) Submit(op *Op) {
 			u.sink.Complete(op)
 		}
 		return
+	}
+	if op.Kind == OpRead && !op.Lend {
+		if d, now, ok := u.ownRead(op); ok {
+			resubmit := now && u.restartFreed()
+			u.mu.Unlock()
+			if now {
+				finish(op, d.n, d.err)
+				u.sink.Complete(op)
+			}
+			if resubmit {
+				u.Flush()
+			}
+			return
+		}
 	}
 	if op.Lend && len(u.starved) > 0 {
 		// Reads already wait for a buffer: queue behind them, so that buffers go
@@ -978,6 +993,28 @@ func (u *uringBackend) TryNow(op *Op) bool {
 		op.N, op.Err = 0, errClosed
 		return true
 	}
+	if op.Kind == OpRead {
+		// What lent reads' multishot recv received comes first, and while it is
+		// armed a direct read could take bytes ahead of ones it is posting.
+		u.mu.Lock()
+		rs := recvOf(f)
+		if rs.q.len() > 0 || rs.end {
+			d := u.copyQueued(rs, op)
+			resubmit := u.restartFreed()
+			u.mu.Unlock()
+			if resubmit {
+				u.Flush()
+			}
+			finish(op, d.n, d.err)
+			return true
+		}
+		armed := rs.armed
+		u.mu.Unlock()
+		if armed {
+			f.Release()
+			return false
+		}
+	}
 	var n int
 	var err error
 	for {
@@ -1028,6 +1065,9 @@ func (u *uringBackend) settleStarved(f *FD) int {
 	}
 	done = u.settleRecv(f, done)
 	u.abortReadied(f)
+	if op := u.ownAfter[f]; op != nil {
+		op.abort.Store(abortCancel) // finished when the recv it waits for ends
+	}
 	if len(u.starved) == 0 && len(done) == 0 {
 		if u.lend != nil {
 			u.lend.freed = 0
@@ -1135,6 +1175,11 @@ func (u *uringBackend) CancelOp(op *Op) bool {
 		u.mu.Unlock()
 		finish(op, 0, ErrAborted)
 		u.sink.Complete(op)
+		return true
+	}
+	if u.ownAfter[op.FD] == op {
+		op.abort.Store(abortCancel) // finished when the recv it waits for ends
+		u.mu.Unlock()
 		return true
 	}
 	if ud == 0 || u.closed {

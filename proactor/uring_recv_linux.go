@@ -324,10 +324,89 @@ func (u *uringBackend) received(c *uring.CQE, idx int32, s *uslot, done []comple
 			u.armRecv(rs, f)
 		}
 	}
+	if op := u.ownAfter[f]; op != nil {
+		delete(u.ownAfter, f)
+		done = u.ownResume(rs, op, done)
+	}
 	if f.Closing() {
 		u.dropQueue(rs)
 	}
 	return done
+}
+
+// Own-buffer reads of a descriptor that has read lent buffers with a multishot recv.
+// The recv stays armed between lent reads, and what it received waits in rs's queue:
+// a read into the caller's buffer (AsyncRead after AsyncReadLent; a coroutine's
+// ReadFull after ReadLent) takes that first, and must not race the recv for what
+// comes next, or bytes are lost or reordered (found by review). It copies from the
+// queue; with nothing queued it caps the recv and waits in u.ownAfter for its last
+// completion, which may queue more, before its own request goes in.
+
+// ownRead handles own-buffer read op if f's lent reads left a recv or data behind:
+// ok says it did, with op's result in d if now, else op waits. mu is held.
+func (u *uringBackend) ownRead(op *Op) (d completion, now, ok bool) {
+	rs := recvOf(op.FD)
+	switch {
+	case rs.q.len() > 0 || rs.end:
+		return u.copyQueued(rs, op), true, true
+	case rs.armed:
+		if !rs.capped {
+			u.capRecv(rs)
+		}
+		if u.ownAfter == nil {
+			u.ownAfter = make(map[*FD]*Op)
+		}
+		u.ownAfter[op.FD] = op
+		return completion{}, false, true
+	}
+	return completion{}, false, false
+}
+
+// ownResume goes on with own-buffer read op once the recv it waited for has ended;
+// mu is held.
+func (u *uringBackend) ownResume(rs *uringRecv, op *Op, done []completion) []completion {
+	switch {
+	case op.FD.Closing():
+		return append(done, completion{op: op, err: ErrAbortedClosed})
+	case op.abort.Load() != abortNone:
+		return append(done, completion{op: op, err: ErrAborted})
+	case rs.q.len() > 0 || rs.end:
+		return append(done, u.copyQueued(rs, op))
+	}
+	idx, s, ud := u.track(op)
+	if err := u.prep(op, s, ud); err != nil {
+		u.release(idx, s)
+		return append(done, completion{op: op, err: err})
+	}
+	op.ud = ud
+	u.ring.Publish()
+	return done
+}
+
+// copyQueued copies the oldest bytes of rs's queue into own-buffer read op's buffer
+// (the rest of a piece stays queued), or takes the end of stream or error that
+// waits; the caller restarts reads a freed buffer lets go on (restartFreed). mu is
+// held.
+func (u *uringBackend) copyQueued(rs *uringRecv, op *Op) completion {
+	if rs.q.len() == 0 {
+		rs.end = false
+		d := completion{op: op}
+		if rs.errno != 0 {
+			d.err, rs.errno = unix.Errno(rs.errno), 0
+		}
+		return d
+	}
+	c := &rs.q.items[rs.q.head]
+	n := copy(op.Buf, c.b)
+	u.queued -= n
+	if n < len(c.b) {
+		c.b = c.b[n:]
+		rs.q.bytes -= n
+	} else {
+		bid := rs.q.pop().bid
+		u.lend.give(bid, !u.closed)
+	}
+	return completion{op: op, n: n}
 }
 
 // perRead reports whether reads on rs make a request each rather than share the
