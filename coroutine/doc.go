@@ -1,7 +1,12 @@
 // Package coroutine lets a coio handler be written as sequential code: a coroutine
 // spawned on an Executor calls y.Read(conn, buf), y.Write, y.Accept, y.Sleep or the
 // generic Await, and is suspended until the operation completes, without blocking a
-// runner meanwhile.
+// runner meanwhile. y.ReadLent(conn) reads into a buffer lent by the Context, so a
+// connection that waits for data holds no read buffer.
+//
+// A read first tries to take data that is already there without suspending; on a
+// connection where that keeps finding nothing (request/response) it stops trying,
+// but for one read in eight, which notices when data starts to wait.
 //
 // # The switch
 //
