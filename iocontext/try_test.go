@@ -202,3 +202,32 @@ func TestLentThenOwnReads(t *testing.T) {
 		c.Close()
 	})
 }
+
+// TestOwnReadAfterLentCancelAndClose: an own-buffer read waiting behind lent reads'
+// recv (io_uring: until the recv ends) is aborted by Cancel, and by Close, on every
+// backend.
+func TestOwnReadAfterLentCancelAndClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		runInBackground(t, ctx, 1)
+		c, peer := connPair(t, ctx)
+		for _, end := range []string{"Cancel", "Close"} {
+			unix.Write(peer, []byte("x"))
+			lb := make(chan iocontext.LentBuffer, 1)
+			c.AsyncReadLent(func(b iocontext.LentBuffer, err error) { lb <- b })
+			b := recv(t, lb, "a lent read")
+			b.Release()
+			errc := make(chan error, 1)
+			c.AsyncReadSome(make([]byte, 8), func(n int, err error) { errc <- err })
+			time.Sleep(10 * time.Millisecond)
+			if end == "Cancel" {
+				c.Cancel()
+			} else {
+				c.Close()
+			}
+			if err := recv(t, errc, "the read's end after "+end); !errors.Is(err, iocontext.ErrAborted) && !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("own-buffer read after %s = %v; want an aborted error", end, err)
+			}
+		}
+	})
+}
