@@ -65,7 +65,7 @@ func reactiveTCP(t *testing.T) (Backend, chanSink, *FD, int) {
 // caller closes the second, the backend the first.
 func tcpPair(t *testing.T) (int, int) {
 	t.Helper()
-	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func tcpPair(t *testing.T) (int, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
