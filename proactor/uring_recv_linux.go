@@ -351,13 +351,18 @@ func (u *uringBackend) ownRead(op *Op) (d completion, now, ok bool) {
 		return u.copyQueued(rs, op), true, true
 	case rs.armed:
 		if !rs.capped {
-			u.capRecv(rs)
+			u.capRecv(rs) // sqe may let mu go while the SQ is full: look again
 		}
-		if u.ownAfter == nil {
-			u.ownAfter = make(map[*FD]*Op)
+		if rs.armed {
+			if u.ownAfter == nil {
+				u.ownAfter = make(map[*FD]*Op)
+			}
+			u.ownAfter[op.FD] = op
+			return completion{}, false, true
 		}
-		u.ownAfter[op.FD] = op
-		return completion{}, false, true
+		if rs.q.len() > 0 || rs.end { // the recv ended meanwhile
+			return u.copyQueued(rs, op), true, true
+		}
 	}
 	return completion{}, false, false
 }
