@@ -201,7 +201,7 @@ func (u *uringBackend) enter(toSubmit, minComplete, flags uint32, timeout time.D
 func (u *uringBackend) InFlight() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.ops + len(u.starved) + u.waiting + len(u.closingReads)
+	return u.ops + len(u.starved) + u.waiting + len(u.closingReads) + len(u.ownAfter)
 }
 
 // Enters is how many io_uring_enter calls the backend has made.

@@ -993,3 +993,30 @@ func TestUringStarvedReadSeesABufferFreedBeforeItsReap(t *testing.T) {
 	closeAndReap(t, u, sink, fa)
 	closeAndReap(t, u, sink, fb)
 }
+
+// TestUringOwnReadBehindRecvIsInFlight: an own-buffer read waiting for lent reads'
+// recv to end (ownAfter) counts in InFlight, which Context.Close waits on; without it
+// Close could stop waiting before the read's completion and drop its handler (found
+// by review).
+func TestUringOwnReadBehindRecvIsInFlight(t *testing.T) {
+	u, sink := openUringLend(t, 4096, 16)
+	f, b := registeredPair(t, u)
+	unix.Write(b, []byte("a"))
+	first := &Op{Kind: OpRead, FD: f}
+	if _, err := lentRead(t, u, sink, first); err != nil { // gives its buffer back
+		t.Fatal(err)
+	}
+	if !recvOf(f).armed {
+		t.Skip("the lent read used a request of its own, not the multishot recv: nothing to wait behind")
+	}
+	own := &Op{Kind: OpRead, FD: f, Buf: make([]byte, 8)}
+	u.Submit(own)
+	if n := u.InFlight(); n == 0 {
+		t.Errorf("InFlight() = 0 with an own-buffer read waiting for the recv to end")
+	}
+	u.Close(f)
+	finishOne(t, u, sink, own)
+	if own.Err == nil {
+		t.Fatalf("own-buffer read after Close = (%d, nil); want an error", own.N)
+	}
+}
