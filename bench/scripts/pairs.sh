@@ -11,9 +11,10 @@
 # and in how many pairs A was cheaper, with the one-sided sign-test p-value.
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
-# coio-uring, asio, asio-uring (built with build-asio.sh, which installs g++ and
-# libasio-dev / liburing-dev when missing), gnet and nbio (bench/servers, one event
-# loop each). Flags after -- go to every coio server.
+# coio-uring, coro and coro-lend (examples/echo-coro, without and with -lend), asio,
+# asio-uring (built with build-asio.sh, which installs g++ and libasio-dev /
+# liburing-dev when missing), gnet and nbio (bench/servers, one event loop each).
+# Flags after -- go to every examples/echo server.
 #
 # Usage: bench/scripts/pairs.sh [--a coio] [--b asio] [--pairs 6] [--window 3s]
 #          [--configs "64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"]
@@ -55,7 +56,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 # killed by a signal it has no trap for, bash may skip it, and an orphaned server kept
 # its port, so that a later run's server could not bind it and that run failed.
 trap 'exit 130' INT TERM
-(cd "$repo" && go build -o "$tmp/echo" ./examples/echo)
+(cd "$repo" && go build -o "$tmp/echo" ./examples/echo && go build -o "$tmp/echo-coro" ./examples/echo-coro)
 (cd "$bench" && go build -o "$tmp/echoload" ./cmd/echoload)
 case "$a $b" in
   *asio-uring*) "$bench/scripts/build-asio.sh" --uring "$tmp" ;;
@@ -75,6 +76,8 @@ start() {
     coio-own) cmd=("$tmp/echo" -runners 1 -metrics= -lend=false "${flags[@]}") ;;
     coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=epoll) ;;
     coio-uring) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=iouring) ;;
+    coro) cmd=("$tmp/echo-coro" -runners 1) ;;
+    coro-lend) cmd=("$tmp/echo-coro" -runners 1 -lend) ;;
     asio) cmd=("$tmp/asio" -threads 1) ;;
     asio-uring) cmd=("$tmp/asio-uring" -threads 1) ;;
     gnet) cmd=("$tmp/gnet") ;; # one event loop: GOMAXPROCS=1
