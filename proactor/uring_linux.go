@@ -138,6 +138,7 @@ type uringBackend struct {
 	crowded             bool         // so many descriptors read that each read makes a request (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
 	ownAfter            map[*FD]*Op  // own-buffer reads waiting for a capped multishot recv's end (ownRead)
+	lending             atomic.Bool  // a lent read has been made: TryNow's own-buffer reads look at its state
 	// Reads whose request found their descriptor closing once it had its entry
 	// (recvOnce): the Close found nothing of theirs to abort. Their entry became a
 	// no-op, whose completion wakes the reap that fails them.
@@ -806,6 +807,7 @@ func (u *uringBackend) lendRing() error {
 		return err
 	}
 	u.lend = k
+	u.lending.Store(true)
 	return nil
 }
 
@@ -993,9 +995,10 @@ func (u *uringBackend) TryNow(op *Op) bool {
 		op.N, op.Err = 0, errClosed
 		return true
 	}
-	if op.Kind == OpRead {
+	if op.Kind == OpRead && u.lending.Load() {
 		// What lent reads' multishot recv received comes first, and while it is
-		// armed a direct read could take bytes ahead of ones it is posting.
+		// armed a direct read could take bytes ahead of ones it is posting. (A
+		// server that never reads lent buffers does not take the lock.)
 		u.mu.Lock()
 		rs := recvOf(f)
 		if rs.q.len() > 0 || rs.end {
