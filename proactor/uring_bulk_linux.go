@@ -158,10 +158,7 @@ func (u *uringBackend) Perform(op *Op) bool {
 		return false
 	}
 	k.bulkUse()
-	bid := k.spare[len(k.spare)-1]
-	k.spare = k.spare[:len(k.spare)-1]
-	k.pieces[bid] = 1 // lent before the syscall: a concurrent free cannot take it
-	k.lent++
+	bid := k.lendSpare()
 	u.mu.Unlock()
 
 	n, err := recvNow(f.Sysfd, k.bufs.Buf(bid), op)
@@ -175,9 +172,7 @@ func (u *uringBackend) Perform(op *Op) bool {
 
 	u.mu.Lock()
 	if n <= 0 {
-		k.pieces[bid] = 0
-		k.lent--
-		k.free(bid) // back where a freed buffer goes
+		k.unlendSpare(bid, true)
 		if err == unix.EAGAIN {
 			// Readiness without data (another reader of the same socket, or a
 			// wake-up the kernel could not take back): wait again.
@@ -243,10 +238,7 @@ func (u *uringBackend) tryLent(op *Op) bool {
 		return false
 	}
 	u.readers.count(rs)
-	bid := k.spare[len(k.spare)-1]
-	k.spare = k.spare[:len(k.spare)-1]
-	k.pieces[bid] = 1 // lent before the syscall: a concurrent free cannot take it
-	k.lent++
+	bid := k.lendSpare()
 	u.mu.Unlock()
 
 	n, err := recvNow(f.Sysfd, k.bufs.Buf(bid), op)
@@ -256,14 +248,9 @@ func (u *uringBackend) tryLent(op *Op) bool {
 		return true
 	}
 	u.mu.Lock()
-	k.pieces[bid] = 0
-	k.lent--
-	resubmit := false
-	if !u.closed { // once closed nothing goes back to the ring (see ReleaseBuffer)
-		k.free(bid)
-		// A read may have found no buffer while this one held it.
-		resubmit = u.restartFreed()
-	}
+	k.unlendSpare(bid, !u.closed) // once closed nothing goes back (see ReleaseBuffer)
+	// A read may have found no buffer while this one held it.
+	resubmit := !u.closed && u.restartFreed()
 	u.mu.Unlock()
 	if resubmit {
 		u.Flush()

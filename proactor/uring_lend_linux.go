@@ -166,6 +166,27 @@ func (k *lendBook) give(bid uint16, handBack bool) bool {
 	return true
 }
 
+// lendSpare lends the top spare buffer whole to a read made with a syscall (a bulk
+// read's Perform, TryNow's tryLent); there is one. It is lent before the syscall, so
+// that a concurrent free cannot take it.
+func (k *lendBook) lendSpare() uint16 {
+	bid := k.spare[len(k.spare)-1]
+	k.spare = k.spare[:len(k.spare)-1]
+	k.pieces[bid] = 1
+	k.lent++
+	return bid
+}
+
+// unlendSpare takes back a buffer lendSpare lent to a read that got nothing, where a
+// freed buffer goes if handBack (not once the ring is closed).
+func (k *lendBook) unlendSpare(bid uint16, handBack bool) {
+	k.pieces[bid] = 0
+	k.lent--
+	if handBack {
+		k.free(bid)
+	}
+}
+
 // free takes back buffer bid, whole: into the ring if it holds fewer than want and
 // the reserve is whole, otherwise on top of the spare ones.
 func (k *lendBook) free(bid uint16) {
