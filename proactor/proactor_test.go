@@ -38,21 +38,20 @@ func openReactive(t *testing.T) (Backend, chanSink) {
 // with it; the other end is returned, closed when the test ends.
 func reactivePair(t *testing.T) (Backend, chanSink, *FD, int) {
 	t.Helper()
-	be, s := openReactive(t)
-	a, b := socketpair(t)
-	t.Cleanup(func() { unix.Close(b) })
-	f := new(FD)
-	if err := be.Register(f, a); err != nil {
-		t.Fatal(err)
-	}
-	return be, s, f, b
+	return reactiveOn(t, socketpair)
 }
 
 // reactiveTCP is reactivePair over a loopback TCP connection.
 func reactiveTCP(t *testing.T) (Backend, chanSink, *FD, int) {
 	t.Helper()
+	return reactiveOn(t, tcpPair)
+}
+
+// reactiveOn is reactivePair over the two ends pair makes.
+func reactiveOn(t *testing.T, pair func(*testing.T) (int, int)) (Backend, chanSink, *FD, int) {
+	t.Helper()
 	be, s := openReactive(t)
-	a, b := tcpPair(t)
+	a, b := pair(t)
 	t.Cleanup(func() { unix.Close(b) })
 	f := new(FD)
 	if err := be.Register(f, a); err != nil {
@@ -180,6 +179,12 @@ func TestShortReadSkipsTheNextSyscall(t *testing.T) {
 			return &Op{Kind: OpRead, FD: f, Buf: make([]byte, 64)}
 		}
 		unix.Write(b, []byte("ping"))
+		// Loopback TCP may queue the bytes a moment after the write returns (a
+		// loaded machine): the first read must find them there.
+		pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(pfd, 5000); n != 1 || err != nil {
+			t.Fatalf("lend %v: the written bytes never became readable: %d, %v", lend, n, err)
+		}
 		first := newRead()
 		be.Submit(first)
 		select {
