@@ -13,6 +13,12 @@ const (
 	fdRefMask   = fdDestroyed - 1
 )
 
+// FD.skip bits.
+const (
+	skipOff    = 1 << iota // never skip a syscall after a short transfer
+	skipUrgent             // urgent data was reported: a read's EAGAIN may be false
+)
+
 // FD is a descriptor registered with a backend. It is embedded in its I/O object, so
 // registering one allocates nothing.
 type FD struct {
@@ -22,15 +28,17 @@ type FD struct {
 	// than an interface (two), which every connection would pay for.
 	destroy func(f *FD)
 	seq     atomic.Uint32 // registration sequence number, carried in reactor tokens
-	// noSkip: no read or write syscall of the descriptor is skipped after a short
-	// transfer (see reactive.attempt). Set when the reactor reported a hang-up or an
-	// error (the end of stream or the error may already wait behind the data, with no
-	// edge left to announce it) or urgent data (a read stops at its mark); from the
-	// start for a descriptor that is not a TCP socket on epoll, where a short read need
-	// not mean an empty socket (a datagram; a Unix stream read stops after a message
-	// that carried descriptors; kqueue reports no urgent data).
-	noSkip atomic.Bool
-	state  atomic.Uint64 // closing and destroyed bits and the reference count
+	// skip holds the descriptor's skip marks (see reactive.attempt). skipOff: no read
+	// or write syscall is skipped after a short transfer. Set when the reactor reported
+	// a hang-up or an error (the end of stream or the error may already wait behind the
+	// data, with no edge left to announce it) or urgent data (a read stops at its
+	// mark); from the start for a descriptor that is not a TCP socket on epoll, where a
+	// short read need not mean an empty socket (a datagram; a Unix stream read stops
+	// after a message that carried descriptors; kqueue reports no urgent data).
+	// skipUrgent: urgent data was reported, so a read's EAGAIN may be false (see
+	// reactive.falseAgain).
+	skip  atomic.Uint32
+	state atomic.Uint64 // closing and destroyed bits and the reference count
 
 	// The reactive backends' state of the descriptor. The io_uring backend keeps its
 	// multishot lent read in the same words instead (uringRecv, which overlays it),

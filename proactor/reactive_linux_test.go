@@ -3,6 +3,7 @@ package proactor
 import (
 	"os"
 	"os/signal"
+	"runtime"
 	"testing"
 	"time"
 
@@ -54,5 +55,117 @@ func TestSocketWritesRaiseNoSIGPIPE(t *testing.T) {
 	case <-sig:
 		t.Fatal("SIGPIPE raised by a write to a peer that is gone")
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestUrgentMarkReadWithSignalPending: Linux fails a non-blocking TCP read that starts
+// at the urgent mark with EAGAIN when the thread has a signal pending, though data waits
+// behind the mark and its edge has come and gone. The Go runtime preempts with SIGURG,
+// so under load a read parked then would wait forever (CI caught it as a hang of
+// TestShortReadThatLeavesDataDoesNotPark). Here another thread signals the reading one
+// without pause while rounds of "abc", an urgent byte and "efg" are read; every round
+// must read all six bytes, with its own buffer and (on the reactive backend) a lent one.
+// io_uring's multishot lent read is not tried: the kernel retries it there and waits
+// for an edge after the false EAGAIN, out of the backend's reach (ARCHITECTURE.md,
+// "Known limits").
+func TestUrgentMarkReadWithSignalPending(t *testing.T) {
+	t.Run("reactive", func(t *testing.T) {
+		be, s := openReactive(t)
+		urgentMarkRounds(t, be, s, true)
+	})
+	t.Run("io_uring", func(t *testing.T) {
+		u, s := openUringLend(t, 4096, 64)
+		urgentMarkRounds(t, u, s, false)
+	})
+}
+
+// urgentMarkRounds runs TestUrgentMarkReadWithSignalPending's rounds on be, every
+// other one with lent reads if lends.
+func urgentMarkRounds(t *testing.T, be Backend, s chanSink, lends bool) {
+	runtime.LockOSThread() // the reads run on this thread: the one signalled
+	defer runtime.UnlockOSThread()
+	pid, tid := unix.Getpid(), unix.Gettid()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			unix.Tgkill(pid, tid, unix.SIGURG) // the runtime takes SIGURG for a preemption request
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	const rounds = 200
+	end := time.Now().Add(20 * time.Second) // bounds the test on a slow machine
+	for i := 0; i < rounds && time.Now().Before(end); i++ {
+		a, peer := tcpPair(t)
+		f := new(FD)
+		if err := be.Register(f, a); err != nil {
+			t.Fatal(err)
+		}
+		lend := lends && i%2 == 1
+		newRead := func() *Op {
+			if lend {
+				return &Op{Kind: OpRead, FD: f, Lend: true}
+			}
+			return &Op{Kind: OpRead, FD: f, Buf: make([]byte, 64)}
+		}
+		op := newRead()
+		be.Submit(op) // parks
+		unix.Write(peer, []byte("abc"))
+		unix.Sendto(peer, []byte("!"), unix.MSG_OOB, nil)
+		unix.Write(peer, []byte("efg"))
+		var got []byte
+		deadline := time.Now().Add(2 * time.Second)
+		var ready []*Op
+		for len(got) < len("abcefg") {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d, lend %v: the read parked after %q with data behind the urgent mark", i, lend, got)
+			}
+			completed := false
+			select {
+			case c := <-s:
+				completed = c == op
+			default:
+			}
+			if !completed {
+				var err error
+				if ready, err = be.Wait(10*time.Millisecond, ready[:0]); err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range ready {
+					if r.NeedsPerform && !be.Perform(r) {
+						continue
+					}
+					completed = completed || r == op
+				}
+			}
+			if !completed {
+				continue
+			}
+			if op.Err != nil || op.N == 0 {
+				t.Fatalf("round %d, lend %v: read after %q = (%d, %v)", i, lend, got, op.N, op.Err)
+			}
+			got = append(got, op.Buf[:op.N]...)
+			if lend {
+				be.ReleaseBuffer(op.BufID)
+			}
+			if len(got) < len("abcefg") {
+				op = newRead()
+				be.Submit(op)
+			}
+		}
+		if string(got) != "abcefg" {
+			t.Fatalf("round %d, lend %v: reads got %q; want %q", i, lend, got, "abcefg")
+		}
+		if err := be.Close(f); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(peer)
 	}
 }
