@@ -1431,6 +1431,13 @@ func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, ag
 			return 0, abortErr(a), false
 		case op.FD.Closing():
 			return 0, ErrAbortedClosed, false
+		case errno == unix.ECANCELED && !u.closed:
+			// Nobody cancelled it: the kernel ended the request itself. It does so
+			// under a storm of signals at a TCP urgent mark, where every retry of
+			// the recv fails with EAGAIN (found by TestUrgentMarkReadWithSignalPending:
+			// an own-buffer read ended with ErrAborted that no one asked for). The
+			// op stands, so its request is made again, as for EINTR.
+			return 0, nil, true
 		}
 		return 0, ErrAborted, false
 	}
