@@ -13,10 +13,11 @@ const (
 	fdRefMask   = fdDestroyed - 1
 )
 
-// FD.skip bits.
+// FD.marks bits.
 const (
-	skipOff    = 1 << iota // never skip a syscall after a short transfer
-	skipUrgent             // urgent data was reported: a read's EAGAIN may be false
+	markNoSkip    = 1 << iota // reactive: never skip a syscall after a short transfer
+	markUrgent                // reactive: urgent data was reported, a read's EAGAIN may be false
+	markCancelled             // io_uring: Cancel was called, so an ECANCELED may be its
 )
 
 // FD is a descriptor registered with a backend. It is embedded in its I/O object, so
@@ -28,16 +29,16 @@ type FD struct {
 	// than an interface (two), which every connection would pay for.
 	destroy func(f *FD)
 	seq     atomic.Uint32 // registration sequence number, carried in reactor tokens
-	// skip holds the descriptor's skip marks (see reactive.attempt). skipOff: no read
-	// or write syscall is skipped after a short transfer. Set when the reactor reported
-	// a hang-up or an error (the end of stream or the error may already wait behind the
-	// data, with no edge left to announce it) or urgent data (a read stops at its
-	// mark); from the start for a descriptor that is not a TCP socket on epoll, where a
-	// short read need not mean an empty socket (a datagram; a Unix stream read stops
-	// after a message that carried descriptors; kqueue reports no urgent data).
-	// skipUrgent: urgent data was reported, so a read's EAGAIN may be false (see
-	// reactive.falseAgain).
-	skip  atomic.Uint32
+	// marks holds what the backends note about the descriptor. markNoSkip: no read or
+	// write syscall is skipped after a short transfer (see reactive.attempt). Set when
+	// the reactor reported a hang-up or an error (the end of stream or the error may
+	// already wait behind the data, with no edge left to announce it) or urgent data (a
+	// read stops at its mark); from the start for a descriptor that is not a TCP socket
+	// on epoll, where a short read need not mean an empty socket (a datagram; a Unix
+	// stream read stops after a message that carried descriptors; kqueue reports no
+	// urgent data). markUrgent: urgent data was reported, so a read's EAGAIN may be
+	// false (see reactive.falseAgain). markCancelled: see uringBackend.result.
+	marks atomic.Uint32
 	state atomic.Uint64 // closing and destroyed bits and the reference count
 
 	// The reactive backends' state of the descriptor. The io_uring backend keeps its

@@ -60,9 +60,9 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	f.wev.Store(0)
 	f.rdry.Store(0)
 	f.wdry.Store(0)
-	f.skip.Store(0)
+	f.marks.Store(0)
 	if !r.skips(sysfd) {
-		f.skip.Store(skipOff)
+		f.marks.Store(markNoSkip)
 	}
 	r.table.store(sysfd, f)
 	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
@@ -113,7 +113,7 @@ func (r *reactive) TryNow(op *Op) bool {
 		edges, dry = &f.wev, &f.wdry
 	}
 	seen := edges.Load()
-	if dry.Load() == seen+1 && f.skip.Load() == 0 {
+	if dry.Load() == seen+1 && f.marks.Load()&markNoSkip == 0 {
 		f.Release()
 		return false // known empty (full) since the last transfer: would block
 	}
@@ -153,7 +153,7 @@ func (r *reactive) attempt(op *Op) bool {
 		var n int
 		var short bool
 		var err error
-		if dry.Load() == seen+1 && f.skip.Load() == 0 && (op.Kind == OpRead || op.Kind == OpWrite) {
+		if dry.Load() == seen+1 && f.marks.Load()&markNoSkip == 0 && (op.Kind == OpRead || op.Kind == OpWrite) {
 			// The last transfer found the socket empty (full) and no edge has come
 			// since: the syscall would only say EAGAIN. Skipping it saves a syscall
 			// per message on a request/response connection.
@@ -223,7 +223,7 @@ const maxFalseAgains = 64
 // was reported, so other reads pay nothing: one ioctl asks whether the read stood at
 // the mark.
 func falseAgain(f *FD) bool {
-	if f.skip.Load()&skipUrgent == 0 {
+	if f.marks.Load()&markUrgent == 0 {
 		return false
 	}
 	at, err := unix.IoctlGetInt(f.Sysfd, unix.SIOCATMARK)
@@ -430,9 +430,9 @@ func (r *reactive) Wait(timeout time.Duration, ready []*Op) ([]*Op, error) {
 			continue
 		}
 		if ev.Events&reactor.Urgent != 0 {
-			f.skip.Or(skipOff | skipUrgent)
+			f.marks.Or(markNoSkip | markUrgent)
 		} else if ev.Events&reactor.Hangup != 0 {
-			f.skip.Or(skipOff)
+			f.marks.Or(markNoSkip)
 		}
 		if ev.Events&reactor.Readable != 0 {
 			f.rev.Add(1)

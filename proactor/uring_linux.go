@@ -383,6 +383,7 @@ func (u *uringBackend) Register(f *FD, sysfd int) error {
 	// there; no sequence number of a reactive backend is 0, so its stale events no
 	// longer match, and it leaves alone the words recvOf reuses.
 	f.seq.Store(0)
+	f.marks.Store(0)
 	recvOf(f).reset()
 	return nil
 }
@@ -1096,6 +1097,9 @@ func (u *uringBackend) Cancel(f *FD) int {
 	if !f.Acquire() {
 		return 0 // closed: Close cancelled everything
 	}
+	// Before the cancel goes in: the ECANCELED of every request it ends is then known
+	// to be a cancel's, though the ops were not marked (see result).
+	f.marks.Or(markCancelled)
 	starved := u.settleStarved(f)
 	n := int(f.state.Load()&fdRefMask) - 1 // requests in flight, without this reference
 	if n <= 0 {
@@ -1431,12 +1435,15 @@ func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, ag
 			return 0, abortErr(a), false
 		case op.FD.Closing():
 			return 0, ErrAbortedClosed, false
-		case errno == unix.ECANCELED && !u.closed:
-			// Nobody cancelled it: the kernel ended the request itself. It does so
-			// under a storm of signals at a TCP urgent mark, where every retry of
-			// the recv fails with EAGAIN (found by TestUrgentMarkReadWithSignalPending:
-			// an own-buffer read ended with ErrAborted that no one asked for). The
-			// op stands, so its request is made again, as for EINTR.
+		case errno == unix.ECANCELED && !u.closed && op.FD.marks.Load()&markCancelled == 0:
+			// Nobody cancelled it (CancelOp marks the op, Close the descriptor,
+			// Cancel the descriptor for good): the kernel ended the request itself.
+			// It does so under a storm of signals at a TCP urgent mark, where every
+			// retry of the recv fails with EAGAIN (found by
+			// TestUrgentMarkReadWithSignalPending: an own-buffer read ended with
+			// ErrAborted that no one asked for). The op stands, so its request is
+			// made again, as for EINTR. On a descriptor once given to Cancel such an
+			// ECANCELED still ends the op: the mark cannot tell whose it is.
 			return 0, nil, true
 		}
 		return 0, ErrAborted, false
