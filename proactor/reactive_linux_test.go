@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,9 @@ func urgentMarkRounds(t *testing.T, be Backend, s chanSink, lends bool) {
 	runtime.LockOSThread() // the reads run on this thread: the one signalled
 	defer runtime.UnlockOSThread()
 	pid, tid := unix.Getpid(), unix.Gettid()
+	// on: signal now. Off while a round sets up and tears down, whose blocking connect
+	// and accept a pending signal could interrupt.
+	var on atomic.Bool
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -97,7 +101,11 @@ func urgentMarkRounds(t *testing.T, be Backend, s chanSink, lends bool) {
 				return
 			default:
 			}
-			unix.Tgkill(pid, tid, unix.SIGURG) // the runtime takes SIGURG for a preemption request
+			if on.Load() {
+				unix.Tgkill(pid, tid, unix.SIGURG) // the runtime takes SIGURG for a preemption request
+			} else {
+				runtime.Gosched()
+			}
 		}
 	}()
 	defer func() { close(stop); <-done }()
@@ -123,6 +131,7 @@ func urgentMarkRounds(t *testing.T, be Backend, s chanSink, lends bool) {
 			return &Op{Kind: OpRead, FD: f, Buf: make([]byte, 64)}
 		}
 		op := newRead()
+		on.Store(true)
 		be.Submit(op) // parks
 		unix.Write(peer, []byte("abc"))
 		unix.Sendto(peer, []byte("!"), unix.MSG_OOB, nil)
@@ -167,6 +176,7 @@ func urgentMarkRounds(t *testing.T, be Backend, s chanSink, lends bool) {
 				be.Submit(op)
 			}
 		}
+		on.Store(false)
 		if string(got) != "abcefg" {
 			t.Fatalf("round %d, lend %v: reads got %q; want %q", i, lend, got, "abcefg")
 		}
