@@ -37,7 +37,7 @@ type FD struct {
 	// on epoll, where a short read need not mean an empty socket (a datagram; a Unix
 	// stream read stops after a message that carried descriptors; kqueue reports no
 	// urgent data). markUrgent: urgent data was reported, so a read's EAGAIN may be
-	// false (see reactive.falseAgain). markCancelled: see uringBackend.result.
+	// false (see falseAgain). markCancelled: see uringBackend.kernelCancelled.
 	marks atomic.Uint32
 	state atomic.Uint64 // closing and destroyed bits and the reference count
 

@@ -162,6 +162,9 @@ func (r *reactive) attempt(op *Op) bool {
 			n, short, err = r.syscall(op)
 			if err == unix.EAGAIN && op.Kind == OpRead && falseAgains < maxFalseAgains && falseAgain(f) {
 				falseAgains++
+				if reactiveHookFalseAgain != nil {
+					reactiveHookFalseAgain()
+				}
 				continue
 			}
 		}
@@ -209,9 +212,11 @@ func (r *reactive) attempt(op *Op) bool {
 // maxFalseAgains bounds the retries of one read whose EAGAIN may be false. A retry
 // finds the signal delivered unless another came in the microseconds since (one retry
 // at the runtime's rates; at most six with another thread signalling without pause in
-// TestUrgentMarkReadWithSignalPending). A read that keeps failing at the mark is
-// waiting for the urgent byte itself, whose arrival is an edge, so parking then loses
-// nothing.
+// TestUrgentMarkReadWithSignalPending). The bound is for a read at the mark whose EAGAIN
+// is true: the urgent pointer came before the urgent byte, so nothing is readable until
+// the byte comes, with an edge; such a read pays the bound's reads and ioctls once, then
+// parks. Only 64 signals in a row, each landing inside one read, could park a read with
+// data behind the mark.
 const maxFalseAgains = 64
 
 // falseAgain reports whether a read of f that failed with EAGAIN may have left data
@@ -229,6 +234,10 @@ func falseAgain(f *FD) bool {
 	at, err := unix.IoctlGetInt(f.Sysfd, unix.SIOCATMARK)
 	return err == nil && at != 0
 }
+
+// reactiveHookFalseAgain, when set by a test, runs for each read retried at the urgent
+// mark after an EAGAIN (falseAgain).
+var reactiveHookFalseAgain func()
 
 // reactiveHookPark, when set by a test, runs in attempt between a syscall's EAGAIN and
 // the op's parking.

@@ -79,6 +79,9 @@ func (u *uringBackend) polled(op *Op, res int32, done []completion) []completion
 		return append(done, completion{op: op, err: ErrAbortedClosed})
 	case a != abortNone:
 		return append(done, completion{op: op, err: abortErr(a)})
+	case res == -int32(unix.ECANCELED) && u.kernelCancelled(op):
+		u.recvOnce(op) // the poll (or a request) again: nobody cancelled the read
+		return done
 	case res == -int32(unix.ECANCELED):
 		return append(done, completion{op: op, err: ErrAborted})
 	case res < 0:

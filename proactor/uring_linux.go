@@ -1435,15 +1435,9 @@ func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, ag
 			return 0, abortErr(a), false
 		case op.FD.Closing():
 			return 0, ErrAbortedClosed, false
-		case errno == unix.ECANCELED && !u.closed && op.FD.marks.Load()&markCancelled == 0:
-			// Nobody cancelled it (CancelOp marks the op, Close the descriptor,
-			// Cancel the descriptor for good): the kernel ended the request itself.
-			// It does so under a storm of signals at a TCP urgent mark, where every
-			// retry of the recv fails with EAGAIN (found by
-			// TestUrgentMarkReadWithSignalPending: an own-buffer read ended with
-			// ErrAborted that no one asked for). The op stands, so its request is
-			// made again, as for EINTR. On a descriptor once given to Cancel such an
-			// ECANCELED still ends the op: the mark cannot tell whose it is.
+		case errno == unix.ECANCELED && u.kernelCancelled(op) && op.Kind != OpConnect:
+			// Not a cancel of ours: made again, as for EINTR (a connect would find its
+			// socket still connecting, and is left to fail).
 			return 0, nil, true
 		}
 		return 0, ErrAborted, false
@@ -1457,6 +1451,21 @@ func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, ag
 		return 0, nil, false
 	}
 	return 0, errno, false
+}
+
+// kernelCancelled reports whether op's request, ended with ECANCELED, was ended by the
+// kernel rather than by a cancel of ours: op is not marked (CancelOp, bulk reads'
+// Cancel), its descriptor is not closing (Close) and was never given to Cancel, whose
+// cancel by descriptor marks no op (markCancelled; after one such Cancel the
+// descriptor's ECANCELED always ends its op), and the backend is not shut down. The
+// kernel does end requests itself: under a storm of signals at a TCP urgent mark a recv
+// fails again after its poll and goes to an io-wq worker, and the worker's creation,
+// made by the signalled thread, fails with the signal pending, which cancels the work
+// (TestUrgentMarkReadWithSignalPending: an own-buffer read ended with ErrAborted that
+// nobody asked for); so does a thread's exit for the requests it submitted. mu is held.
+func (u *uringBackend) kernelCancelled(op *Op) bool {
+	return !u.closed && op.abort.Load() == abortNone && !op.FD.Closing() &&
+		op.FD.marks.Load()&markCancelled == 0
 }
 
 // Shutdown cancels the wake-up read, reaps every completion still due (bounded in

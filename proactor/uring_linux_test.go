@@ -172,3 +172,77 @@ func TestUringOverflowAndFullSQ(t *testing.T) {
 		t.Fatalf("%d ops still in flight after every read completed", u.InFlight())
 	}
 }
+
+// TestUringKernelCancelIsMadeAgain: a request the kernel ended with ECANCELED that no
+// cancel of ours ended is made again (again, no error; a bulk read's poll is armed
+// again); one that CancelOp, Close,
+// Cancel or Shutdown may have ended finishes its op with the abort error, and so does a
+// connect, which would find its socket still connecting.
+func TestUringKernelCancelIsMadeAgain(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	u := openUringOrSkip(t, make(chanSink, 8))
+	canceled := -int32(unix.ECANCELED)
+	register := func() *FD {
+		a, b := socketpair(t)
+		t.Cleanup(func() { unix.Close(b) })
+		f := new(FD)
+		if err := u.Register(f, a); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { u.Close(f) })
+		return f
+	}
+	check := func(name string, op *Op, wantAgain bool, wantErr error) {
+		t.Helper()
+		u.mu.Lock()
+		_, err, again := u.result(op, nil, canceled)
+		u.mu.Unlock()
+		if again != wantAgain || err != wantErr {
+			t.Errorf("%s: result = (%v, again %v); want (%v, again %v)", name, err, again, wantErr, wantAgain)
+		}
+	}
+
+	f := register()
+	check("kernel's own", &Op{Kind: OpRead, FD: f}, true, nil)
+	check("kernel's own, a write", &Op{Kind: OpWrite, FD: f}, true, nil)
+	check("a connect", &Op{Kind: OpConnect, FD: f}, false, ErrAborted)
+	marked := &Op{Kind: OpRead, FD: f}
+	marked.abort.Store(abortCancel)
+	check("CancelOp", marked, false, ErrAborted)
+
+	g := register()
+	u.Cancel(g) // nothing in flight: only the mark
+	check("after Cancel", &Op{Kind: OpRead, FD: g}, false, ErrAborted)
+
+	h := register()
+	if !h.Acquire() { // keeps h open, closing, while result looks at it
+		t.Fatal("Acquire failed")
+	}
+	u.Close(h)
+	check("Close", &Op{Kind: OpRead, FD: h}, false, ErrAbortedClosed)
+	h.Release()
+
+	// A bulk read's poll that the kernel ended polls again rather than finishing.
+	b := register()
+	recvOf(b).bulk = true
+	if !b.Acquire() { // as Submit does for the op
+		t.Fatal("Acquire failed")
+	}
+	poll := &Op{Kind: OpRead, FD: b, Lend: true}
+	u.mu.Lock()
+	done := u.polled(poll, canceled, nil)
+	again := poll.ud != 0 && poll.state == stateParked
+	u.mu.Unlock()
+	if len(done) != 0 || !again {
+		t.Errorf("bulk poll: %d completions, polling again %v; want 0, true", len(done), again)
+	}
+
+	k := register()
+	u.mu.Lock()
+	u.closed = true // as Shutdown leaves it
+	u.mu.Unlock()
+	check("after Shutdown", &Op{Kind: OpRead, FD: k}, false, ErrAborted)
+	u.mu.Lock()
+	u.closed = false // for the cleanups' Close and Shutdown
+	u.mu.Unlock()
+}
