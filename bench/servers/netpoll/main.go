@@ -66,7 +66,9 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("netpoll: ")
 
-	if err := netpoll.DisableGopool(); err != nil {
+	// Handlers on plain goroutines, not netpoll's pool (what the deprecated DisableGopool
+	// did); the other fields are netpoll's defaults.
+	if err := netpoll.Configure(netpoll.Config{Runner: func(_ context.Context, f func()) { go f() }}); err != nil {
 		log.Fatal(err)
 	}
 	pollers := runtime.GOMAXPROCS(0)/20 + 1
