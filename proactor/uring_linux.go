@@ -1098,7 +1098,7 @@ func (u *uringBackend) Cancel(f *FD) int {
 		return 0 // closed: Close cancelled everything
 	}
 	// Before the cancel goes in: the ECANCELED of every request it ends is then known
-	// to be a cancel's, though the ops were not marked (see result).
+	// to be a cancel's, though the ops were not marked (see kernelCancelled).
 	f.marks.Or(markCancelled)
 	starved := u.settleStarved(f)
 	n := int(f.state.Load()&fdRefMask) - 1 // requests in flight, without this reference
@@ -1458,11 +1458,13 @@ func (u *uringBackend) result(op *Op, s *uslot, res int32) (n int, err error, ag
 // Cancel), its descriptor is not closing (Close) and was never given to Cancel, whose
 // cancel by descriptor marks no op (markCancelled; after one such Cancel the
 // descriptor's ECANCELED always ends its op), and the backend is not shut down. The
-// kernel does end requests itself: under a storm of signals at a TCP urgent mark a recv
-// fails again after its poll and goes to an io-wq worker, and the worker's creation,
-// made by the signalled thread, fails with the signal pending, which cancels the work
-// (TestUrgentMarkReadWithSignalPending: an own-buffer read ended with ErrAborted that
-// nobody asked for); so does a thread's exit for the requests it submitted. mu is held.
+// kernel does end requests itself: under a storm of signals at a TCP urgent mark an
+// own-buffer read ended with ErrAborted that nobody asked for
+// (TestUrgentMarkReadWithSignalPending). Likely path, read in the kernel's source but
+// not traced: the recv fails again after its poll and goes to an io-wq worker, whose
+// creation, made by the signalled thread, fails with the signal pending, and the
+// queued work is cancelled. A thread's exit ends the requests it submitted the same
+// way. mu is held.
 func (u *uringBackend) kernelCancelled(op *Op) bool {
 	return !u.closed && op.abort.Load() == abortNone && !op.FD.Closing() &&
 		op.FD.marks.Load()&markCancelled == 0
