@@ -469,8 +469,8 @@ func (b LentBuffer) Release() {
 // A known limit on io_uring: when the peer sends TCP urgent (out-of-band) data, the
 // kernel's own read can stop at the urgent mark with data behind it and wait for more
 // to arrive (it fails there while the thread has a signal pending, and Go preempts with
-// signals), so the connection may stall until the peer sends again. AsyncReadSome, and
-// every read on epoll and kqueue, read on past the mark.
+// signals), so the connection may stall until the peer sends again. AsyncReadSome on
+// io_uring, and every read on epoll, read on past the mark.
 func (s *stream) AsyncReadLent(h func(b LentBuffer, err error)) {
 	s.startLent(handler(h), false)
 }
