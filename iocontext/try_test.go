@@ -93,13 +93,7 @@ func TestTryReadLent(t *testing.T) {
 		b.Release()
 		// An asynchronous lent read first, then more data: whatever the backend
 		// received for it since (io_uring's multishot recv) comes out in order.
-		done := make(chan iocontext.LentBuffer, 1)
-		c.AsyncReadLent(func(b iocontext.LentBuffer, err error) {
-			if err != nil {
-				t.Errorf("AsyncReadLent = %v", err)
-			}
-			done <- b
-		})
+		done := startLent(t, c)
 		if _, err := c.TryReadLent(); !errors.Is(err, iocontext.ErrBusy) {
 			t.Fatalf("TryReadLent during AsyncReadLent = %v; want ErrBusy", err)
 		}
@@ -130,6 +124,19 @@ func TestTryReadLent(t *testing.T) {
 	})
 }
 
+// startLent starts a lent read on c; its buffer comes on the channel (an error fails
+// the test).
+func startLent(t *testing.T, c *iocontext.TCPConn) <-chan iocontext.LentBuffer {
+	ch := make(chan iocontext.LentBuffer, 1)
+	c.AsyncReadLent(func(b iocontext.LentBuffer, err error) {
+		if err != nil {
+			t.Errorf("AsyncReadLent = %v", err)
+		}
+		ch <- b
+	})
+	return ch
+}
+
 // TestLentThenOwnReads: reads into the caller's buffer after lent reads, on every
 // backend. On io_uring a lent read leaves its multishot recv armed, and bytes it
 // received wait for the next lent read: an own-buffer read must take them first, in
@@ -143,14 +150,7 @@ func TestLentThenOwnReads(t *testing.T) {
 		var got []byte
 		lent := func() {
 			t.Helper()
-			ch := make(chan iocontext.LentBuffer, 1)
-			c.AsyncReadLent(func(b iocontext.LentBuffer, err error) {
-				if err != nil {
-					t.Errorf("AsyncReadLent = %v", err)
-				}
-				ch <- b
-			})
-			b := recv(t, ch, "a lent read")
+			b := recv(t, startLent(t, c), "a lent read")
 			got = append(got, b.B...)
 			b.Release()
 		}
