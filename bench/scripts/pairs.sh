@@ -10,13 +10,22 @@
 # window. For each configuration the report gives every pair's ratio A/B, the median,
 # and in how many pairs A was cheaper, with the one-sided sign-test p-value.
 #
+# --together runs A and B at the same time instead, both servers on CPU 0 and one
+# echoload for each on CPU 1, over the same window: each pair then meets the same
+# phase of the machine. On a shared host whose speed moves from one run to the next
+# (seen: the same server 1.8 to 3.9 µs per message in consecutive 3 s windows), that
+# ratio holds to a few percent (A against A: 0.974-1.011) where interleaved ones
+# scatter by tens of percent. It measures another regime, though: each server has half
+# a core, so its queues are longer and its batches larger than alone, which favours a
+# server that batches (io_uring's enters); say which mode a figure comes from.
+#
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
 # coio-uring, coro and coro-lend (examples/echo-coro, without and with -lend), asio,
 # asio-uring (built with build-asio.sh, which installs g++ and libasio-dev /
 # liburing-dev when missing), gnet and nbio (bench/servers, one event loop each).
 # Flags after -- go to every examples/echo server.
 #
-# Usage: bench/scripts/pairs.sh [--a coio] [--b asio] [--pairs 6] [--window 3s]
+# Usage: bench/scripts/pairs.sh [--a coio] [--b asio] [--pairs 6] [--window 3s] [--together]
 #          [--configs "64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"]
 #          [--out DIR] [-- echo flags...]
 #        a configuration is SIZE:CONNS:DEPTH
@@ -31,6 +40,7 @@ pairs=6
 window=3
 configs="64:100:1 64:100:16 64:1000:1 64:1000:16 4096:100:1 4096:100:16 4096:1000:1 4096:1000:16"
 out=""
+together=0
 flags=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +50,7 @@ while [ $# -gt 0 ]; do
     --window) window=${2%s}; shift 2 ;;
     --configs) configs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --together) together=1; shift ;;
     --) shift; flags=("$@"); break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "pairs.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
@@ -105,8 +116,36 @@ run() {
 print("%.4f %.4f/%.4f %.0f" % (d["server_cpu_us_per_msg"], d["server_user_s"]*1e6/m, d["server_sys_s"]*1e6/m, d["p99_us"]))' "$tmp/load.json"
 }
 
+# both NAME_A NAME_B SIZE CONNS DEPTH: A and B at once (--together); prints A's and B's
+# "cpu user/sys p99" on two lines.
+both() {
+  local pa=$port pb=$((port + 1)) sa sb la lb
+  start "$1" "$pa" && sa=$spid && mv "$tmp/server.log" "$tmp/server-a.log"
+  start "$2" "$pb" && sb=$spid
+  for _ in $(seq 50); do
+    [ -s "$tmp/server.log" ] && [ -s "$tmp/server-a.log" ] && break
+    sleep 0.1
+  done
+  sleep 0.2
+  taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$pa" -conns "$4" -size "$3" -depth "$5" \
+    -warmup 1s -duration "${window}s" -server-pid "$sa" -json >"$tmp/load-a.json" &
+  la=$!
+  taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$pb" -conns "$4" -size "$3" -depth "$5" \
+    -warmup 1s -duration "${window}s" -server-pid "$sb" -json >"$tmp/load-b.json" &
+  lb=$!
+  wait "$la" "$lb"
+  kill -TERM "$sa" "$sb"
+  wait "$sa" "$sb" 2>/dev/null || true
+  for j in a b; do
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["msgs"]
+print("%.4f %.4f/%.4f %.0f" % (d["server_cpu_us_per_msg"], d["server_user_s"]*1e6/m, d["server_sys_s"]*1e6/m, d["p99_us"]))' "$tmp/load-$j.json"
+  done
+}
+
 stamp=$(date -u +%Y%m%d-%H%M%S)
-md="$out/pairs-$a-vs-$b-$stamp.md"
+mode=""
+[ "$together" = 1 ] && mode="-together"
+md="$out/pairs-$a-vs-$b$mode-$stamp.md"
 rows="$tmp/rows"
 : >"$rows"
 commit=$(cd "$repo" && git rev-parse --short HEAD)
@@ -114,7 +153,11 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
   echo "# Server CPU per message, $a against $b, interleaved pairs"
   echo
   echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
-  echo "Server on CPU 0 (GOMAXPROCS=1, one runner / thread), echoload on CPU 1; 1 s warm-up + ${window} s window; pairs alternate A B / B A; coio flags: ${flags[*]:-(none)}."
+  if [ "$together" = 1 ]; then
+    echo "Both servers at once on CPU 0 (GOMAXPROCS=1 each, one runner / thread), one echoload for each on CPU 1, the same 1 s warm-up + ${window} s window (--together: each server has half a core); coio flags: ${flags[*]:-(none)}."
+  else
+    echo "Server on CPU 0 (GOMAXPROCS=1, one runner / thread), echoload on CPU 1; 1 s warm-up + ${window} s window; pairs alternate A B / B A; coio flags: ${flags[*]:-(none)}."
+  fi
   echo
   echo "| size | conns | depth | pair | $a µs/msg | $b µs/msg | ratio | $a user/sys | $b user/sys | $a p99 µs | $b p99 µs |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
@@ -124,7 +167,9 @@ for cfg in $configs; do
   IFS=: read -r size conns depth <<<"$cfg"
   for p in $(seq 1 "$pairs"); do
     port=$((port + 2)) # each run below is a subshell: ports are counted here
-    if [ $((p % 2)) -eq 1 ]; then
+    if [ "$together" = 1 ]; then
+      { read -r ac aus ap; read -r bc bus bp; } < <(both "$a" "$b" "$size" "$conns" "$depth")
+    elif [ $((p % 2)) -eq 1 ]; then
       read -r ac aus ap < <(run "$a" "$size" "$conns" "$depth")
       read -r bc bus bp < <(run "$b" "$size" "$conns" "$depth")
     else
