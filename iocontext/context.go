@@ -86,12 +86,16 @@ type Context struct {
 	inj    ring         // handlers posted from outside the runners
 	injLen atomic.Int32 // len(inj), readable without the lock
 
-	mu        sync.Mutex                // guards idle and runner registration
-	runners   atomic.Pointer[[]*runner] // runners inside a run call (copy on write)
-	idle      []*runner                 // runners asleep, waiting for a wake-up
-	nidle     atomic.Int32              // len(idle)
-	searching atomic.Int32              // runners woken and looking for work
-	free      []*runner                 // runner structures reused by later run calls
+	mu          sync.Mutex                // guards idle and runner registration
+	runners     atomic.Pointer[[]*runner] // runners inside a run call (copy on write)
+	idle        []*runner                 // runners asleep, waiting for a wake-up
+	nidle       atomic.Int32              // len(idle)
+	searching   atomic.Int32              // runners woken and looking for work
+	lateMu      sync.Mutex                // guards late and lateStopped
+	late        *time.Timer               // runs lateCheck, made on first use (armLate)
+	lateArmed   atomic.Bool               // late is set to fire
+	lateStopped bool                      // Close has stopped late for good
+	free        []*runner                 // runner structures reused by later run calls
 
 	polling   atomic.Bool  // a runner owns the backend wait
 	blocked   atomic.Bool  // that runner is in, or about to enter, a blocking wait
@@ -227,12 +231,22 @@ func (c *Context) pushFrom(r *runner, t task) {
 		// Under the lock: stored after it, a thief could empty the queue in between
 		// and leave qlen above 0 for an empty queue, which idle runners spin on.
 		r.qlen.Store(int32(r.q.len()))
+		idle := c.nidle.Load() > 0
+		// No runner idle but one waiting in the backend: nothing wakes it for this
+		// task, and if this handler waits for the task, nothing ever would
+		// (lateCheck; TestHandlerWaitsForOneQueuedBehindIt).
+		late := !idle && c.blocked.Load()
+		if late && !r.watch {
+			r.watch, r.watchPops = true, r.pops
+		}
 		r.mu.Unlock()
 		// Wake an idle runner if there is one: if this runner goes on with a long
 		// handler, the idle one takes the task instead of leaving it to wait (steal
 		// leaves a lone task to a runner that is between handlers).
-		if c.nidle.Load() > 0 {
+		if idle {
 			c.notify()
+		} else if late {
+			c.armLate()
 		}
 		return
 	}

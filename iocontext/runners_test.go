@@ -65,3 +65,45 @@ func TestContextTellsBackendItsRunners(t *testing.T) {
 		t.Fatalf("the backend heard %v; want %v", got, want)
 	}
 }
+
+// TestHandlerWaitsForOneQueuedBehindIt: a handler that waits for another one it has
+// just posted, which lands on its own runner's queue, gets it run by the other
+// runner, whether that one sleeps or waits in the backend. Runners wake each other
+// lazily for short queues (lazyNotify); the deferred wake-up must still come.
+func TestHandlerWaitsForOneQueuedBehindIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		guard := iocontext.NewWorkGuard(ctx)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx.Run()
+			}()
+		}
+		for round := range 20 {
+			time.Sleep(2 * time.Millisecond) // both runners idle: one asleep, one in the backend
+			ok := make(chan bool, 1)
+			ctx.Post(func() {
+				second := make(chan struct{})
+				ctx.Post(func() { close(second) }) // queued behind this handler
+				select {
+				case <-second:
+					ok <- true
+				case <-time.After(5 * time.Second):
+					ok <- false
+				}
+			})
+			if !<-ok {
+				guard.Reset()
+				ctx.Stop()
+				wg.Wait()
+				t.Fatalf("round %d: the handler queued behind a waiting one never ran", round)
+			}
+		}
+		guard.Reset()
+		ctx.Stop()
+		wg.Wait()
+	})
+}

@@ -57,6 +57,14 @@ type runner struct {
 	// goroutine (current): the coroutine may suspend inside the run call and give the
 	// identity back, and the lender is then no runner of this call.
 	raw atomic.Uintptr
+
+	// pops counts the tasks the owner took from q (guarded by mu, so it costs no
+	// locked instruction of its own). watch and watchPops: a task was queued here
+	// while the other runners waited in the backend, and pops when it was, or at the
+	// last look since; lateCheck compares them to find a runner stuck in a handler.
+	pops      uint64
+	watch     bool
+	watchPops uint64
 }
 
 // mode says how a run call behaves.
@@ -407,6 +415,9 @@ func (r *runner) popLocal() (task, bool) {
 		r.qlen.Store(int32(n))
 	}
 	r.took = ok
+	if ok {
+		r.pops++
+	}
 	r.mu.Unlock()
 	return t, ok
 }
@@ -669,6 +680,68 @@ func (r *runner) othersRunnable() bool {
 	metrics.Read(r.runnable[:])
 	v := r.runnable[0].Value
 	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
+}
+
+// lateWake is how long a task queued by a runner whose peers all wait in the backend
+// may wait before lateCheck looks whether that runner is stuck in a handler.
+const lateWake = 500 * time.Microsecond
+
+// armLate makes lateCheck run after lateWake, unless it is set to already.
+func (c *Context) armLate() {
+	if c.lateArmed.Load() || !c.lateArmed.CompareAndSwap(false, true) {
+		return
+	}
+	c.lateMu.Lock()
+	if !c.lateStopped {
+		if c.late == nil {
+			c.late = time.AfterFunc(lateWake, c.lateCheck)
+		} else {
+			c.late.Reset(lateWake)
+		}
+	}
+	c.lateMu.Unlock()
+}
+
+// lateCheck wakes a runner for the tasks queued on one that has been inside the same
+// handler since it queued them, or since the last look. A handler may wait for one
+// it has just posted (legitimate with several runners); the post woke nobody, because
+// the other runners were waiting in the backend, not idle, and they would wait there
+// for good while the task sat behind the handler that waits for it. A runner that
+// moves on is looked at again while its queue is not empty.
+func (c *Context) lateCheck() {
+	c.lateArmed.Store(false)
+	stuck, again := false, false
+	for _, r := range *c.runners.Load() {
+		r.mu.Lock()
+		switch {
+		case !r.watch:
+		case r.q.len() == 0:
+			r.watch = false
+		case r.took && r.pops == r.watchPops:
+			stuck = true
+			r.watch = false
+		default:
+			r.watchPops = r.pops
+			again = true
+		}
+		r.mu.Unlock()
+	}
+	if stuck {
+		c.notify() // an idle runner, or else the one waiting in the backend
+	}
+	if again {
+		c.armLate()
+	}
+}
+
+// stopLate stops lateCheck for good (Close).
+func (c *Context) stopLate() {
+	c.lateMu.Lock()
+	c.lateStopped = true
+	if c.late != nil {
+		c.late.Stop()
+	}
+	c.lateMu.Unlock()
 }
 
 // removeIdle takes r off the idle list; false when a waker already did.

@@ -61,6 +61,7 @@ func (c *Context) Close() (err error) {
 		}
 	}
 	c.stopped.Store(true)
+	c.stopLate()
 	close(c.gone)
 	// Objects opened by handlers during the drain were refused (the Context is
 	// closed), so nothing can be registered with the backend any more.
