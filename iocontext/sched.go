@@ -684,7 +684,7 @@ func (r *runner) othersRunnable() bool {
 
 // lateWake is how long a task queued by a runner whose peers all wait in the backend
 // may wait before lateCheck looks whether that runner is stuck in a handler.
-const lateWake = 500 * time.Microsecond
+const lateWake = 2 * time.Millisecond
 
 // armLate makes lateCheck run after lateWake, unless it is set to already.
 func (c *Context) armLate() {
