@@ -709,6 +709,13 @@ func (c *Context) armLate() {
 // for good while the task sat behind the handler that waits for it. A runner that
 // moves on is looked at again while its queue is not empty.
 func (c *Context) lateCheck() {
+	// Under lateMu, so that Close's stopLate waits for a check under way: its
+	// notify may wake the backend, which Close then shuts down.
+	c.lateMu.Lock()
+	if c.lateStopped {
+		c.lateMu.Unlock()
+		return
+	}
 	c.lateArmed.Store(false)
 	stuck, again := false, false
 	for _, r := range *c.runners.Load() {
@@ -729,12 +736,13 @@ func (c *Context) lateCheck() {
 	if stuck {
 		c.notify() // an idle runner, or else the one waiting in the backend
 	}
+	c.lateMu.Unlock()
 	if again {
 		c.armLate()
 	}
 }
 
-// stopLate stops lateCheck for good (Close).
+// stopLate stops lateCheck for good, and waits for one under way (Close).
 func (c *Context) stopLate() {
 	c.lateMu.Lock()
 	c.lateStopped = true
