@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coionet/coio/internal/testctx"
 	"github.com/coionet/coio/iocontext"
 	"github.com/coionet/coio/proactor"
 )
@@ -42,46 +43,45 @@ func TestContextTellsBackendItsRunners(t *testing.T) {
 		rc.Backend = be
 		return rc
 	})
-	guard := iocontext.NewWorkGuard(ctx)
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx.Run()
-		}()
-	}
+	stop := runHeld(ctx, 2)
 	for deadline := time.Now().Add(5 * time.Second); !slices.Contains(rc.counts(), 2); {
 		if time.Now().After(deadline) {
 			t.Fatalf("the backend heard %v; want 2 runners at some point", rc.counts())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	guard.Reset()
-	ctx.Stop()
-	wg.Wait()
+	stop()
 	got := rc.counts()
 	if want := []int{1, 2, 1, 0}; !slices.Equal(got, want) {
 		t.Fatalf("the backend heard %v; want %v", got, want)
 	}
 }
 
+// runHeld runs ctx on n goroutines, held by a work guard so that they wait for work
+// rather than return; stop lets them go and waits for them.
+func runHeld(ctx *iocontext.Context, n int) (stop func()) {
+	guard := iocontext.NewWorkGuard(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		testctx.RunN(ctx, n)
+	}()
+	return func() {
+		guard.Reset()
+		ctx.Stop()
+		<-done
+	}
+}
+
 // TestHandlerWaitsForOneQueuedBehindIt: a handler that waits for another one it has
 // just posted, which lands on its own runner's queue, gets it run by the other
-// runner, whether that one sleeps or waits in the backend. Runners wake each other
-// lazily for short queues (lazyNotify); the deferred wake-up must still come.
+// runner even when that one waits in the backend, where a handler's post does not
+// wake it (the late check does: lateCheck).
 func TestHandlerWaitsForOneQueuedBehindIt(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
-		guard := iocontext.NewWorkGuard(ctx)
-		var wg sync.WaitGroup
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx.Run()
-			}()
-		}
+		stop := runHeld(ctx, 2)
+		defer stop()
 		for round := range 20 {
 			time.Sleep(2 * time.Millisecond) // both runners idle: one asleep, one in the backend
 			ok := make(chan bool, 1)
@@ -96,14 +96,8 @@ func TestHandlerWaitsForOneQueuedBehindIt(t *testing.T) {
 				}
 			})
 			if !<-ok {
-				guard.Reset()
-				ctx.Stop()
-				wg.Wait()
 				t.Fatalf("round %d: the handler queued behind a waiting one never ran", round)
 			}
 		}
-		guard.Reset()
-		ctx.Stop()
-		wg.Wait()
 	})
 }
