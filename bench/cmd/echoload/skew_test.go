@@ -63,3 +63,21 @@ func TestSkewConfig(t *testing.T) {
 		t.Errorf("no skew: %d heavy", c.heavyConns())
 	}
 }
+
+// A read that takes a whole echo must come back short of the buffer, or the loop reads
+// again for an EAGAIN; the buffer stays bounded for deep pipelines of large messages.
+func TestReadBufSize(t *testing.T) {
+	for _, c := range []struct{ size, depth int }{{64, 1}, {4096, 1}, {4096, 16}, {64, 16 * 20}, {65536, 16}} {
+		inFlight := c.size * c.depth
+		n := readBufSize(inFlight)
+		if n < 64<<10 {
+			t.Errorf("%d B x %d: buffer %d, under 64 KiB", c.size, c.depth, n)
+		}
+		if inFlight < 4<<20 && n <= inFlight {
+			t.Errorf("%d B x %d: buffer %d, not above the %d bytes in flight", c.size, c.depth, n, inFlight)
+		}
+	}
+	if n := readBufSize(1 << 30); n != 4<<20 {
+		t.Errorf("1 GiB in flight: buffer %d, want the 4 MiB bound", n)
+	}
+}
