@@ -215,6 +215,11 @@ type result struct {
 
 	Jain         float64 `json:"jain"`
 	SlowestShare float64 `json:"slowest_share"` // min per-connection count / mean
+	// Connections that completed no message in the window, and of those the ones that
+	// completed none since the load started: a server that starves some connections
+	// shows here even when the Jain index, over many connections, hardly moves.
+	Stalled  int `json:"stalled_conns"`
+	Unserved int `json:"unserved_conns"`
 	// With -skew: the light and heavy connections apart, and how many times a heavy
 	// connection's throughput the server gave compared with a light one's (the offered
 	// ratio is -skew-factor).
@@ -343,6 +348,7 @@ func (g *gen) report(start, end *window) result {
 	// Per-connection completions over the window: throughput and fairness.
 	all := fairness(g.conns, func(*conn) bool { return true })
 	r.Msgs, r.Jain, r.SlowestShare = all.msgs, all.jain, all.slowest
+	r.Stalled, r.Unserved = all.stalled, all.unserved
 	msgs := float64(r.Msgs)
 	perMsg := func(v float64) float64 {
 		if msgs == 0 {
@@ -437,6 +443,8 @@ type share struct {
 	n             int
 	msgs          uint64
 	jain, slowest float64
+	stalled       int // connections that completed no message in the window
+	unserved      int // connections that completed none since the load started
 }
 
 // fairness computes the share of the connections that in selects.
@@ -450,6 +458,12 @@ func fairness(conns []conn, in func(*conn) bool) share {
 			continue
 		}
 		x := c.done - c.atStart
+		if x == 0 {
+			s.stalled++
+		}
+		if c.done == 0 {
+			s.unserved++
+		}
 		s.n++
 		s.msgs += x
 		sum += float64(x)
@@ -470,7 +484,8 @@ func printText(r result) {
 	fmt.Printf("  throughput  %.0f msg/s (%.2f MB/s each way), %d messages\n", r.MsgsPerS, r.MBPerS, r.Msgs)
 	fmt.Printf("  latency     p50 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  mean %.1f µs (%d samples)\n",
 		r.P50Us, r.P99Us, r.P999Us, r.MaxUs, r.LatMeanUs, r.LatSamples)
-	fmt.Printf("  fairness    Jain %.4f, slowest connection %.1f%% of the mean\n", r.Jain, 100*r.SlowestShare)
+	fmt.Printf("  fairness    Jain %.4f, slowest connection %.1f%% of the mean, %d connections stalled in the window (%d never served)\n",
+		r.Jain, 100*r.SlowestShare, r.Stalled, r.Unserved)
 	for _, c := range []struct {
 		name string
 		r    *classResult

@@ -40,12 +40,18 @@ func TestFairness(t *testing.T) {
 	conns := []conn{{done: 110, atStart: 10}, {done: 100}, {done: 50, heavy: true}, {done: 0, heavy: true}}
 	all := fairness(conns, func(*conn) bool { return true })
 	// counts 100, 100, 50, 0: sum 250, sum of squares 22500
-	if all.n != 4 || all.msgs != 250 || math.Abs(all.jain-250*250/(4*22500.0)) > 1e-12 || all.slowest != 0 {
+	if all.n != 4 || all.msgs != 250 || math.Abs(all.jain-250*250/(4*22500.0)) > 1e-12 || all.slowest != 0 ||
+		all.stalled != 1 || all.unserved != 1 {
 		t.Errorf("all: %+v", all)
 	}
 	light := fairness(conns, func(c *conn) bool { return !c.heavy })
-	if light.n != 2 || light.msgs != 200 || light.jain != 1 || light.slowest != 1 {
+	if light.n != 2 || light.msgs != 200 || light.jain != 1 || light.slowest != 1 || light.stalled != 0 {
 		t.Errorf("light: %+v", light)
+	}
+	// Stalled in the window but served before it, never served, served.
+	st := fairness([]conn{{done: 5, atStart: 5}, {done: 0}, {done: 7, atStart: 2}}, func(*conn) bool { return true })
+	if st.stalled != 2 || st.unserved != 1 || st.msgs != 5 {
+		t.Errorf("stalled: %+v", st)
 	}
 	none := fairness(conns, func(*conn) bool { return false })
 	if none.n != 0 || none.jain != 0 {
