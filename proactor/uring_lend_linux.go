@@ -41,6 +41,8 @@ type lendBook struct {
 	want0   int      // want's start and floor
 	calm    int      // buffers freed since want last changed
 	grew    bool     // want grew during this reap
+
+	rxBytes, rxReads int // bytes and receives taken since crowd last weighed them
 }
 
 // lendHotBytes is the ring's starting hold on an incremental ring: enough for the
@@ -124,6 +126,8 @@ func (k *lendBook) take(bid uint16, n int32, flags uint32) []byte {
 		k.lent++
 	}
 	k.pieces[bid]++
+	k.rxBytes += int(n)
+	k.rxReads++
 	end := off + uint32(n)
 	return b[off:end:end]
 }

@@ -136,6 +136,7 @@ type uringBackend struct {
 	queued              int          // bytes multishot recvs received ahead of the reads
 	readers             readerCount  // descriptors making lent reads lately (readerCount)
 	crowded             bool         // so many descriptors read that each read makes a request (crowd)
+	largeReads          bool         // lent receives bring crowdSmall bytes or more on average lately (crowd)
 	readied             []*Op        // bulk reads whose descriptor is readable, due for Perform (uring_bulk_linux.go)
 	ownAfter            map[*FD]*Op  // own-buffer reads waiting for a capped multishot recv's end (ownRead)
 	lending             atomic.Bool  // a lent read has been made: TryNow's own-buffer reads look at its state

@@ -441,11 +441,25 @@ func (u *uringBackend) perRead(rs *uringRecv) bool {
 // "Crowded lent reads"). It counts descriptors, not reads waiting: with requests the
 // reads waiting in the kernel come and go with each enter (half of them or fewer
 // have not found their data), and an average of them dipped below any bound that
-// the multishot recvs stayed above, switching the two back and forth. Variables for
+// the multishot recvs stayed above, switching the two back and forth.
+//
+// Only while receives are small, though (uringBackend.largeReads): when each one
+// brings several messages (a pipelining peer), a multishot completion carries as much
+// as a request's would, and the request per read is only a cost. At 64 B × 1,000
+// connections × depth 16 (about 1 KiB a receive either way), the multishot recvs took
+// the recv requests away (0.075 per message) for about 3% less CPU per message: both
+// builds at once 0.952–0.989 of the crowded code in twelve pairs, interleaved cheaper
+// in 7 of 11 rounds and level in one; 64 B × 1,000 × 1 and 4 KiB × 1,000 × 1 level
+// (ARCHITECTURE.md, "The generator's limit").
+// Receives count as small below crowdSmall bytes on average and as large from twice
+// that, over windows of crowdSizeReads of them (the lend book counts them in take), so
+// that a workload near the bound does not switch at every window. Variables for
 // tests.
 var (
-	crowdOn  = 640
-	crowdOff = 512
+	crowdOn        = 640
+	crowdOff       = 512
+	crowdSmall     = 256
+	crowdSizeReads = 256
 )
 
 // readerCount counts the descriptors that make lent reads lately, for the choices that
@@ -495,10 +509,19 @@ func (k *readerCount) busy() int { return max(k.active, k.last) }
 // stay until their next completion, which cancels them (received); requests already
 // made finish.
 func (u *uringBackend) crowd() {
+	if k := u.lend; k != nil && k.rxReads >= crowdSizeReads {
+		switch avg := k.rxBytes / k.rxReads; {
+		case avg >= 2*crowdSmall:
+			u.largeReads = true
+		case avg < crowdSmall:
+			u.largeReads = false
+		}
+		k.rxBytes, k.rxReads = 0, 0
+	}
 	switch n := u.readers.busy(); {
-	case !u.crowded && n >= crowdOn:
+	case !u.crowded && n >= crowdOn && !u.largeReads:
 		u.crowded = true
-	case u.crowded && n < crowdOff:
+	case u.crowded && (n < crowdOff || u.largeReads):
 		u.crowded = false
 	}
 }

@@ -844,6 +844,92 @@ func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
 	closeAndReap(t, u, sink, others[1])
 }
 
+// TestUringLargeLentReadsAreNotCrowded: many reading descriptors make a request per
+// lent read only while receives are small (under crowdSmall bytes on average over
+// crowdSizeReads of them); from twice that they keep the multishot recv, and small
+// receives bring the requests back.
+func TestUringLargeLentReadsAreNotCrowded(t *testing.T) {
+	toldSleeps(t) // the test counts entries: no tick among them
+	on, off, epoch, small, window := crowdOn, crowdOff, readEpochReads, crowdSmall, crowdSizeReads
+	crowdOn, crowdOff, readEpochReads, crowdSmall, crowdSizeReads = 3, 2, 8, 16, 4
+	t.Cleanup(func() { crowdOn, crowdOff, readEpochReads, crowdSmall, crowdSizeReads = on, off, epoch, small, window })
+	u, sink := openUringLend(t, 4096, 16)
+	f, b := registeredPair(t, u)
+	w := newWaitingReads(t, u, sink, f, b)
+	state := func() (armed, crowded bool, readers int) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return recvOf(f).armed, u.crowded, u.readers.busy()
+	}
+	type other struct {
+		fd   *FD
+		peer int
+	}
+	var others []other
+	for range 2 {
+		g, gb := registeredPair(t, u)
+		others = append(others, other{g, gb})
+	}
+	// othersRead has each other descriptor receive n bytes, so that three descriptors
+	// keep reading.
+	othersRead := func(n int) {
+		t.Helper()
+		for _, o := range others {
+			write(t, o.peer, bytes.Repeat([]byte{'o'}, n))
+			if got, err := lentRead(t, u, sink, &Op{Kind: OpRead, FD: o.fd}); err != nil || len(got) != n {
+				t.Fatalf("read on another descriptor: %d bytes, %v; want %d", len(got), err, n)
+			}
+		}
+	}
+	v := byte(0)
+	for range 3 {
+		othersRead(100)
+		w.read(100, v)
+		v++
+	}
+	if armed, crowded, n := state(); !armed || crowded || n != 3 {
+		t.Fatalf("three descriptors reading 100 bytes a receive: armed %v, crowded %v, readers %d; want the multishot recv, 3 readers", armed, crowded, n)
+	}
+	tail := u.ring.SQTail()
+	w.read(100, v)
+	v++
+	if reqs := u.ring.SQTail() - tail; reqs != 0 {
+		t.Fatalf("large receives: %d entries for a read on the armed recv; want none", reqs)
+	}
+
+	// Small receives: a window of them turns the reads to requests.
+	for i := 0; ; i++ {
+		if _, crowded, _ := state(); crowded {
+			break
+		}
+		if i > 3*crowdSizeReads {
+			t.Fatalf("not crowded after %d rounds of 1-byte receives on three descriptors", i)
+		}
+		othersRead(1)
+		w.read(1, v)
+		v++
+	}
+	w.read(1, v) // the armed recv delivers it, and its cancel follows
+	v++
+	reap(t, u, 5*time.Millisecond)
+	tail = u.ring.SQTail()
+	for range 3 {
+		w.read(1, v)
+		v++
+	}
+	if reqs := u.ring.SQTail() - tail; reqs != 3 {
+		t.Fatalf("small receives, crowded: %d entries for 3 reads; want 3 requests", reqs)
+	}
+	if armed, crowded, _ := state(); armed || !crowded {
+		t.Fatalf("small receives: armed %v, crowded %v; want requests", armed, crowded)
+	}
+	w.inOrder()
+	closeAndReap(t, u, sink, f)
+	for _, o := range others {
+		closeAndReap(t, u, sink, o.fd)
+	}
+}
+
 // TestUringRequestReadClosedWhileWaitingForAnEntry: a lent read made with a request
 // (recvOnce) must take its entry, and a full SQ lets sqe drop the lock to make room. A
 // Close that runs there finds nothing of the read's to abort: the read is neither the
