@@ -209,6 +209,10 @@ func note(runs []Row) string {
 		if r.ConnErrors > 0 {
 			add(fmt.Sprintf("%d conn errors", r.ConnErrors))
 		}
+		if r.Stalled > 0 {
+			// A server that starves a few of 1,000 connections hardly moves Jain.
+			add(fmt.Sprintf("**%d conns stalled** (%d never served)", r.Stalled, r.Unserved))
+		}
 		if r.HTTPErrors > 0 {
 			add(fmt.Sprintf("%d HTTP errors", r.HTTPErrors))
 		}

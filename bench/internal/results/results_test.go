@@ -33,7 +33,7 @@ func sample() []Row {
 		row(Echo, "coio-uring", 1, func(r *Row) {
 			r.Error = "server exited before listening: proactor: backend iouring is not implemented | yet"
 		}),
-		row(Echo, "gonet", 1, func(r *Row) { echo(7, 90000)(r); r.OthersPct = 30 }),
+		row(Echo, "gonet", 1, func(r *Row) { echo(7, 90000)(r); r.OthersPct = 30; r.Stalled, r.Unserved = 3, 1 }),
 		row(Skew, "coio", 1, func(r *Row) {
 			r.MsgsPerS = 200000
 			r.Light = &Class{Conns: 90, MsgsPerS: 60000, P99Us: 900, Jain: 1}
@@ -118,7 +118,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"| (a) echo, 1 core | 64 B, 100 conns, depth 1 | server µs/msg | 5.000 | asio 5.000 | **1.00** | coio-uring failed |",
 		"| (b) skew, 2 cores |", "| (c) idle memory | 19,000 idle conns | server RSS B/conn | 450 |",
 		"| (d) HTTP, 1 core | 100 conns | req/s | 50,000 | fasthttp 40,000 | **1.25** |",
-		"noisy (others 30%)", "- Runs: 11, of which 2 failed and 1 were noisy", "**failed**: server exited before listening",
+		"noisy (others 30%)", "**3 conns stalled** (1 never served)", "- Runs: 11, of which 2 failed and 1 were noisy", "**failed**: server exited before listening",
 		"| **coio** | 19,000 | 450 |", "0.38 GiB",
 		"## Failed runs", "not implemented \\| yet",
 	} {

@@ -97,6 +97,8 @@ type Row struct {
 	Jain           float64 `json:"jain"`
 	Slowest        float64 `json:"slowest_share"`
 	ConnErrors     int     `json:"conn_errors"`
+	Stalled        int     `json:"stalled_conns"`  // connections that completed nothing in the window
+	Unserved       int     `json:"unserved_conns"` // of those, the ones never served
 	GenCPUPct      float64 `json:"gen_cpu_pct"`
 	GenUsPerMsg    float64 `json:"gen_cpu_us_per_msg"`
 	GenAllocs      uint64  `json:"gen_allocs"`
