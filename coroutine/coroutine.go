@@ -493,8 +493,20 @@ func (y *Yield) WriteSome(s Stream, b []byte) (int, error) {
 	return y.n, y.err
 }
 
-// Accept accepts a connection on l.
+// Accept accepts a connection on l. One already waiting is taken at once, without
+// suspending (TryAccept, within the inline budget), so that a listener whose
+// connections arrive while the runners are busy drains them in one turn: suspended
+// for each, the accepting coroutine got one connection per round of the runners'
+// queues, and at 4 KiB × 1,000 connections × depth 16 a hundred connections still in
+// the listen queue when the load began waited seconds (ARCHITECTURE.md, "Connections
+// accepted one per round").
 func (y *Yield) Accept(l *iocontext.TCPListener) (*iocontext.TCPConn, error) {
+	if y.fast() {
+		if c, err := l.TryAccept(); err != iocontext.ErrWouldBlock {
+			y.err = err
+			return c, err
+		}
+	}
 	y.ln = l
 	y.suspend(waitAccept)
 	c := y.conn

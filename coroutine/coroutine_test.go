@@ -359,3 +359,48 @@ func TestFastPathYields(t *testing.T) {
 		t.Fatalf("the other handler ran after %d of %d reads: the fast path starved it", readsWhenOtherRan, total)
 	}
 }
+
+// TestAcceptTakesWaitingConnectionsAtOnce: connections already waiting are accepted
+// without suspending, so that the listener's connections are drained in one turn, not
+// one per round of the runner's queue: a handler posted after the first accept runs
+// after the last. With an Accept that always suspended it ran after the first.
+func TestAcceptTakesWaitingConnectionsAtOnce(t *testing.T) {
+	ctx := testctx.New(t)
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var clients []net.Conn
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range n { // each Dial returns once the kernel has queued the connection
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	accepted, acceptedWhenOtherRan := 0, -1
+	coroutine.Spawn(ctx, func(y *coroutine.Yield) {
+		defer ln.Close()
+		for accepted < n {
+			c, err := y.Accept(ln)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+			if accepted++; accepted == 1 {
+				ctx.Post(func() { acceptedWhenOtherRan = accepted })
+			}
+		}
+	})
+	ctx.Run()
+	if accepted != n || acceptedWhenOtherRan != n {
+		t.Fatalf("accepted %d of %d; a handler posted after the first accept ran after %d; want %d", accepted, n, acceptedWhenOtherRan, n)
+	}
+}

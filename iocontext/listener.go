@@ -102,6 +102,35 @@ func (a *acceptor) backoffDone(err error) {
 	a.c.submit(&a.aop)
 }
 
+// tryAccept accepts now, on the calling goroutine, a connection that is already
+// waiting: its descriptor, or an error for the listener's user, with ok; !ok when
+// none is waiting, when an accept is in flight, or while a back-off after descriptor
+// exhaustion runs (the asynchronous accept waits it out).
+func (a *acceptor) tryAccept() (fd int, err error, ok bool) {
+	if !a.begin() {
+		return -1, ErrBusy, true
+	}
+	defer a.end()
+	if a.retryAt != 0 && a.c.now() < a.retryAt {
+		return -1, nil, false
+	}
+	op := &a.aop
+	if !a.c.be.TryNow(op) {
+		return -1, nil, false
+	}
+	fd, err = op.N, op.Err
+	op.N, op.Err = 0, nil
+	switch {
+	case err == nil:
+		a.backoff, a.retryAt = 0, 0
+		return fd, nil, true
+	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
+		a.backoff = min(max(2*a.backoff, int64(minAcceptBackoff)), int64(maxAcceptBackoff))
+		a.retryAt = a.c.now() + a.backoff
+	}
+	return -1, opError("accept", a.netw, a.Addr, nil, err), true
+}
+
 func (a *acceptor) acceptDone(op *proactor.Op) {
 	fd, err := op.N, op.Err
 	if err != nil {

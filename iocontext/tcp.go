@@ -271,6 +271,28 @@ func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 	l.submit()
 }
 
+// TryAccept accepts a connection now, on the calling goroutine, if one is waiting: it
+// returns what AsyncAccept's handler would get, or (nil, ErrWouldBlock) when the
+// accept would have to wait. It is the fast path of sequential code (package
+// coroutine's Accept): a listener under load drains the connections waiting for it
+// in one turn rather than one per round of the runners' queues, behind every other
+// handler. It fails with ErrBusy while an AsyncAccept is in flight. After descriptor
+// exhaustion it reports ErrWouldBlock until the back-off AsyncAccept waits out ends.
+func (l *TCPListener) TryAccept() (*TCPConn, error) {
+	fd, err, ok := l.tryAccept()
+	switch {
+	case !ok:
+		return nil, ErrWouldBlock
+	case err != nil:
+		return nil, err
+	}
+	conn := NewTCPConn(l.c)
+	if err := conn.openTCP(l.c, fd); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
 // AsyncAcceptInto accepts one connection into conn, which must be unopened (from
 // NewTCPConn) or closed with nothing in flight, and calls h. Reusing one TCPConn this
 // way accepts without allocating, as Asio's async_accept(socket, handler) does.

@@ -231,3 +231,91 @@ func TestOwnReadAfterLentCancelAndClose(t *testing.T) {
 		}
 	})
 }
+
+// TestTryAccept: the accept's fast path on every backend. It says ErrWouldBlock when
+// no connection waits and ErrBusy while an AsyncAccept is in flight; it takes every
+// connection waiting, including those a multishot accept (io_uring) took ahead of the
+// application, and the connections it returns work.
+func TestTryAccept(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		runInBackground(t, ctx, 1)
+		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if c, err := ln.TryAccept(); c != nil || err != iocontext.ErrWouldBlock {
+			t.Fatalf("TryAccept with no connection waiting = %v, %v; want ErrWouldBlock", c, err)
+		}
+		try := func() (*iocontext.TCPConn, error) {
+			deadline := time.Now().Add(waitLimit)
+			for {
+				c, err := ln.TryAccept()
+				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+					return c, err
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		// One accepted asynchronously first: on io_uring that arms the multishot
+		// accept, which may take the later connections before TryAccept asks.
+		got := make(chan *iocontext.TCPConn, 1)
+		ln.AsyncAccept(func(c *iocontext.TCPConn, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			got <- c
+		})
+		if c, err := ln.TryAccept(); c != nil || !errors.Is(err, iocontext.ErrBusy) {
+			t.Fatalf("TryAccept during AsyncAccept = %v, %v; want ErrBusy", c, err)
+		}
+		const n = 4
+		var peers []int
+		for range n {
+			peers = append(peers, rawClient(t, ln.Addr()))
+		}
+		conns := []*iocontext.TCPConn{<-got}
+		for len(conns) < n {
+			c, err := try()
+			if err != nil {
+				t.Fatalf("TryAccept with %d connections waiting: %v", n-len(conns), err)
+			}
+			conns = append(conns, c)
+		}
+		if c, err := ln.TryAccept(); c != nil || err != iocontext.ErrWouldBlock {
+			t.Fatalf("TryAccept after every connection was taken = %v, %v; want ErrWouldBlock", c, err)
+		}
+		// Each connection is one of the peers': what a peer writes, one of them reads.
+		for i, p := range peers {
+			unix.Write(p, []byte{byte('a' + i)})
+		}
+		seen := map[byte]bool{}
+		for _, c := range conns {
+			b := make([]byte, 1)
+			deadline := time.Now().Add(waitLimit)
+			for {
+				n, err := c.TryReadSome(b)
+				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+					if n != 1 || err != nil {
+						t.Fatalf("read on an accepted connection = %d, %v", n, err)
+					}
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			seen[b[0]] = true
+			c.Close()
+		}
+		if len(seen) != n {
+			t.Fatalf("the accepted connections read %v; want one byte from each of %d peers", seen, n)
+		}
+		for _, p := range peers {
+			unix.Close(p)
+		}
+		ln.Close()
+		if c, err := ln.TryAccept(); c != nil || err == nil || err == iocontext.ErrWouldBlock {
+			t.Fatalf("TryAccept on a closed listener = %v, %v; want an error", c, err)
+		}
+	})
+}

@@ -21,10 +21,12 @@ type Backend interface {
 	// finished and its Done may run, false when it went back to waiting.
 	Perform(op *Op) bool
 	// TryNow makes op's syscall once, now, on the calling goroutine, for a read or a
-	// write that no other op of its direction is using: true with the result in op.N
+	// write that no other op of its direction is using, or an accept with none in
+	// flight on its listener: true with the result in op.N (an accept's descriptor)
 	// and op.Err, false when it would block or the backend cannot. It never hands the
 	// op to the sink. A lent read (Op.Lend) that gets data has it in op.Buf, lent as
-	// op.BufID; io_uring may also take it from what a multishot recv received.
+	// op.BufID; io_uring may also take it from what a multishot recv received, and an
+	// accept from what a multishot accept took.
 	TryNow(op *Op) bool
 	// Cancel aborts every op in flight on f with ErrAborted, except those that already
 	// completed, and returns how many it aborted.

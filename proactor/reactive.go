@@ -100,7 +100,7 @@ func (r *reactive) SetLendBuffers(size, count int) error { return r.lend.configu
 func (r *reactive) ReleaseBuffer(id int32) { r.lend.put(id) }
 
 func (r *reactive) TryNow(op *Op) bool {
-	if (op.Kind != OpRead && op.Kind != OpWrite) || op.vec() != nil {
+	if (op.Kind != OpRead && op.Kind != OpWrite && op.Kind != OpAccept) || op.vec() != nil {
 		return false
 	}
 	f := op.FD

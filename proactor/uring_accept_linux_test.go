@@ -3,6 +3,7 @@ package proactor
 import (
 	"errors"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,6 +129,87 @@ func TestUringAcceptAfterBacklogCap(t *testing.T) {
 	finishOne(t, u, sink, waiter)
 	acceptOne(waiter)
 
+	if err := u.Close(lf); err != nil {
+		t.Fatal(err)
+	}
+	closeAndReapDone(t, u, lf)
+}
+
+// TestUringTryAcceptTakesTheBacklogFirst: TryNow for an accept takes the connections
+// the multishot accept took ahead of the application, oldest first, then those still
+// in the kernel's listen queue (accept4), and says it would block when none is left.
+func TestUringTryAcceptTakesTheBacklogFirst(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	sink := make(chanSink, 4*acceptBacklog)
+	u := openUringOrSkip(t, sink)
+	lf, addr := registeredListener(t, u, 4*acceptBacklog)
+	var clients []net.Conn
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	dial := func() {
+		c, err := net.DialTCP("tcp", nil, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	// Arm the multishot accept, then let it take three connections nobody waits for.
+	op := &Op{Kind: OpAccept, FD: lf}
+	u.Submit(op)
+	u.Flush()
+	dial()
+	finishOne(t, u, sink, op)
+	unix.Close(op.N)
+	backlog := func() []int {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return slices.Clone(u.accepts[lf].backlog)
+	}
+	for range 3 {
+		dial()
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(backlog()) < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %v after 3 connections", backlog())
+		}
+		if _, err := u.Wait(2*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := backlog()
+	for _, fd := range want {
+		try := &Op{Kind: OpAccept, FD: lf}
+		if !u.TryNow(try) || try.Err != nil || try.N != fd {
+			t.Fatalf("TryNow with %v in the backlog = (%d, %v); want %d, the oldest", backlog(), try.N, try.Err, fd)
+		}
+		unix.Close(try.N)
+	}
+	// Cancel the multishot accept, so that the next connection stays in the kernel.
+	u.Cancel(lf)
+	reap(t, u, 20*time.Millisecond)
+	dial()
+	var got *Op
+	for deadline := time.Now().Add(5 * time.Second); got == nil; {
+		try := &Op{Kind: OpAccept, FD: lf}
+		if u.TryNow(try) {
+			got = try
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("TryNow never took the connection in the listen queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got.Err != nil || got.N < 0 {
+		t.Fatalf("TryNow with a connection in the listen queue = (%d, %v)", got.N, got.Err)
+	}
+	unix.Close(got.N)
+	if try := (&Op{Kind: OpAccept, FD: lf}); u.TryNow(try) {
+		t.Fatalf("TryNow with nothing waiting = (%d, %v); want false", try.N, try.Err)
+	}
 	if err := u.Close(lf); err != nil {
 		t.Fatal(err)
 	}

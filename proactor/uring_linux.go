@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/coionet/coio/internal/gident"
+	"github.com/coionet/coio/internal/sys"
 	"github.com/coionet/coio/internal/uring"
 	"golang.org/x/sys/unix"
 )
@@ -718,6 +719,41 @@ func (u *uringBackend) submitAccept(op *Op) (d completion, ok bool) {
 	return completion{}, false
 }
 
+// tryAccept is TryNow for an accept: a connection the listener's multishot accept has
+// already taken (its backlog) first, else accept4 on the non-blocking listener, which
+// is safe beside an armed multishot accept: the kernel hands each connection out once,
+// whoever asks. The backlog is the completions' (complete), under mu in both variants.
+func (u *uringBackend) tryAccept(op *Op) bool {
+	f := op.FD
+	if !f.Acquire() {
+		op.N, op.Err = -1, ErrAbortedClosed
+		return true
+	}
+	defer f.Release()
+	u.mu.Lock()
+	if st := u.accepts[f]; st != nil && len(st.backlog) > 0 {
+		fd := st.backlog[0]
+		copy(st.backlog, st.backlog[1:])
+		st.backlog = st.backlog[:len(st.backlog)-1]
+		u.mu.Unlock()
+		op.N, op.Err = fd, nil
+		return true
+	}
+	u.mu.Unlock()
+	for {
+		op.Syscalls++
+		fd, err := sys.Accept(f.Sysfd)
+		switch err {
+		case unix.ECONNABORTED, unix.EINTR:
+			continue // a peer that gave up while queued: the next one
+		case unix.EAGAIN:
+			return false
+		}
+		op.N, op.Err = fd, err
+		return true
+	}
+}
+
 // armAccept queues f's multishot accept; mu is held. The request holds its own
 // reference on f until its last completion.
 func (u *uringBackend) armAccept(st *acceptState, f *FD) {
@@ -988,6 +1024,9 @@ func (u *uringBackend) Flush() {
 func (u *uringBackend) TryNow(op *Op) bool {
 	if op.Kind == OpRead && op.Lend {
 		return u.tryLent(op)
+	}
+	if op.Kind == OpAccept {
+		return u.tryAccept(op)
 	}
 	if (op.Kind != OpRead && op.Kind != OpWrite) || op.vec() != nil {
 		return false
