@@ -6,7 +6,10 @@
 //
 // A read first tries to take data that is already there without suspending; on a
 // connection where that keeps finding nothing (request/response) it stops trying,
-// but for one read in eight, which notices when data starts to wait.
+// but for one read in eight, which notices when data starts to wait. Writes and
+// accepts do the same (an accept takes a connection already waiting), within a budget
+// of operations in a row after which the coroutine suspends once anyway, so that one
+// that always finds its operations ready cannot keep a runner from the others.
 //
 // # The switch
 //
