@@ -103,32 +103,42 @@ func (a *acceptor) backoffDone(err error) {
 }
 
 // tryAccept accepts now, on the calling goroutine, a connection that is already
-// waiting: its descriptor, or an error for the listener's user, with ok; !ok when
-// none is waiting, when an accept is in flight, or while a back-off after descriptor
-// exhaustion runs (the asynchronous accept waits it out).
-func (a *acceptor) tryAccept() (fd int, err error, ok bool) {
+// waiting: its descriptor, or an error for the listener's user; ErrWouldBlock when
+// none is waiting or while a back-off after descriptor exhaustion runs (the
+// asynchronous accept waits it out), ErrBusy while an accept is in flight.
+func (a *acceptor) tryAccept() (int, error) {
 	if !a.begin() {
-		return -1, ErrBusy, true
+		return -1, ErrBusy
 	}
 	defer a.end()
 	if a.retryAt != 0 && a.c.now() < a.retryAt {
-		return -1, nil, false
+		return -1, ErrWouldBlock
 	}
 	op := &a.aop
 	if !a.c.be.TryNow(op) {
-		return -1, nil, false
+		return -1, ErrWouldBlock
 	}
-	fd, err = op.N, op.Err
+	fd, err := op.N, op.Err
 	op.N, op.Err = 0, nil
+	if err = a.settle(err); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// settle records what one accept's result means for the back-off (a success ends
+// it; running out of descriptors or memory starts or doubles it) and returns the
+// error as the listener's user sees it.
+func (a *acceptor) settle(err error) error {
 	switch {
 	case err == nil:
 		a.backoff, a.retryAt = 0, 0
-		return fd, nil, true
+		return nil
 	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
 		a.backoff = min(max(2*a.backoff, int64(minAcceptBackoff)), int64(maxAcceptBackoff))
 		a.retryAt = a.c.now() + a.backoff
 	}
-	return -1, opError("accept", a.netw, a.Addr, nil, err), true
+	return opError("accept", a.netw, a.Addr, nil, err)
 }
 
 func (a *acceptor) acceptDone(op *proactor.Op) {
@@ -142,16 +152,7 @@ func (a *acceptor) acceptDone(op *proactor.Op) {
 // deliver hands one result to the listener. The unit of work of the accept is settled
 // by the runner after this returns.
 func (a *acceptor) deliver(fd int, err error) {
-	switch {
-	case err == nil:
-		a.backoff, a.retryAt = 0, 0
-	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
-		a.backoff = min(max(2*a.backoff, int64(minAcceptBackoff)), int64(maxAcceptBackoff))
-		a.retryAt = a.c.now() + a.backoff
-	}
-	if err != nil {
-		err = opError("accept", a.netw, a.Addr, nil, err)
-	}
+	err = a.settle(err)
 	if a.ex != nil {
 		a.fdRes, a.errRes = fd, err
 		a.ex.Dispatch(a.deliverFn)

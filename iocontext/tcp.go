@@ -279,11 +279,8 @@ func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 // handler. It fails with ErrBusy while an AsyncAccept is in flight. After descriptor
 // exhaustion it reports ErrWouldBlock until the back-off AsyncAccept waits out ends.
 func (l *TCPListener) TryAccept() (*TCPConn, error) {
-	fd, err, ok := l.tryAccept()
-	switch {
-	case !ok:
-		return nil, ErrWouldBlock
-	case err != nil:
+	fd, err := l.tryAccept()
+	if err != nil {
 		return nil, err
 	}
 	conn := NewTCPConn(l.c)

@@ -102,6 +102,17 @@ type acceptState struct {
 	err     error  // an error that ended the request while no op waited
 }
 
+// take hands out the oldest descriptor of the backlog, if there is one; mu is held.
+func (st *acceptState) take() (int, bool) {
+	if len(st.backlog) == 0 {
+		return -1, false
+	}
+	fd := st.backlog[0]
+	copy(st.backlog, st.backlog[1:])
+	st.backlog = st.backlog[:len(st.backlog)-1]
+	return fd, true
+}
+
 // uringBackend is the proactive backend: every operation is an io_uring request.
 //
 // One ring per Context, shared by its runners without binding to a thread: any
@@ -701,10 +712,7 @@ func (u *uringBackend) submitAccept(op *Op) (d completion, ok bool) {
 		st = &acceptState{}
 		u.accepts[f] = st
 	}
-	if n := len(st.backlog); n > 0 {
-		fd := st.backlog[0]
-		copy(st.backlog, st.backlog[1:])
-		st.backlog = st.backlog[:n-1]
+	if fd, ok := st.take(); ok {
 		return completion{n: fd}, true
 	}
 	if err := st.err; err != nil {
@@ -726,18 +734,17 @@ func (u *uringBackend) submitAccept(op *Op) (d completion, ok bool) {
 func (u *uringBackend) tryAccept(op *Op) bool {
 	f := op.FD
 	if !f.Acquire() {
-		op.N, op.Err = -1, ErrAbortedClosed
+		op.N, op.Err = -1, errClosed // as TryNow's reads and writes, and the reactive backends
 		return true
 	}
 	defer f.Release()
 	u.mu.Lock()
-	if st := u.accepts[f]; st != nil && len(st.backlog) > 0 {
-		fd := st.backlog[0]
-		copy(st.backlog, st.backlog[1:])
-		st.backlog = st.backlog[:len(st.backlog)-1]
-		u.mu.Unlock()
-		op.N, op.Err = fd, nil
-		return true
+	if st := u.accepts[f]; st != nil {
+		if fd, ok := st.take(); ok {
+			u.mu.Unlock()
+			op.N, op.Err = fd, nil
+			return true
+		}
 	}
 	u.mu.Unlock()
 	for {
