@@ -60,37 +60,10 @@ fi
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM # through exit, so that the EXIT trap stops the server
-(cd "$repo" && go build -o "$tmp/echo" ./examples/echo && go build -o "$tmp/echo-coro" ./examples/echo-coro)
-(cd "$bench" && go build -o "$tmp/echoload" ./cmd/echoload)
-case "$a $b" in
-  *asio-uring*) "$bench/scripts/build-asio.sh" --uring "$tmp" ;;
-  *asio*) "$bench/scripts/build-asio.sh" "$tmp" ;;
-esac
-for peer in gnet nbio; do
-  case " $a $b " in
-    *" $peer "*) (cd "$bench" && go build -o "$tmp/$peer" "./servers/$peer") ;;
-  esac
-done
-
-# start NAME PORT: starts server NAME on 127.0.0.1:PORT, on CPU 0; its pid in spid.
-start() {
-  local cmd=() env=()
-  case "$1" in
-    coio) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}") ;;
-    coio-own) cmd=("$tmp/echo" -runners 1 -metrics= -lend=false "${flags[@]}") ;;
-    coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=epoll) ;;
-    coio-uring) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=iouring) ;;
-    coro) cmd=("$tmp/echo-coro" -runners 1) ;;
-    coro-lend) cmd=("$tmp/echo-coro" -runners 1 -lend) ;;
-    asio) cmd=("$tmp/asio" -threads 1) ;;
-    asio-uring) cmd=("$tmp/asio-uring" -threads 1) ;;
-    gnet) cmd=("$tmp/gnet") ;;
-    nbio) cmd=("$tmp/nbio" -npoller 1) ;;
-    *) echo "profile-pair.sh: unknown server $1" >&2; exit 2 ;;
-  esac
-  env "${env[@]}" GOMAXPROCS=1 taskset -c 0 "${cmd[@]}" -addr "127.0.0.1:$2" >"$tmp/server.log" 2>&1 &
-  spid=$!
-}
+prog=profile-pair.sh
+# shellcheck source=servers.sh
+. "$bench/scripts/servers.sh"
+build_servers "$a" "$b"
 
 events=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_io_uring_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,sched:sched_switch
 port=17900
