@@ -35,6 +35,25 @@ func registeredListener(t *testing.T, u *uringBackend, backlog int) (*FD, *net.T
 	return lf, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
 }
 
+// dialer returns a function that connects one more client to addr; the clients are
+// closed when the test ends.
+func dialer(t *testing.T, addr *net.TCPAddr) func() {
+	var clients []net.Conn
+	t.Cleanup(func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	})
+	return func() {
+		t.Helper()
+		c, err := net.DialTCP("tcp", nil, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+}
+
 // TestUringAcceptAfterBacklogCap: connections arriving while no accept waits fill the
 // multishot accept's backlog up to its cap, where the backlog's own cancel ends the
 // request. An accept that starts waiting before that cancel's completion is reaped
@@ -46,19 +65,7 @@ func TestUringAcceptAfterBacklogCap(t *testing.T) {
 	sink := make(chanSink, 4*acceptBacklog)
 	u := openUringOrSkip(t, sink)
 	lf, addr := registeredListener(t, u, 4*acceptBacklog)
-	var clients []net.Conn
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	dial := func() {
-		c, err := net.DialTCP("tcp", nil, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
+	dial := dialer(t, addr)
 	accepted := 0
 	acceptOne := func(op *Op) {
 		t.Helper()
@@ -143,19 +150,7 @@ func TestUringTryAcceptTakesTheBacklogFirst(t *testing.T) {
 	sink := make(chanSink, 4*acceptBacklog)
 	u := openUringOrSkip(t, sink)
 	lf, addr := registeredListener(t, u, 4*acceptBacklog)
-	var clients []net.Conn
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	dial := func() {
-		c, err := net.DialTCP("tcp", nil, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
+	dial := dialer(t, addr)
 	// Arm the multishot accept, then let it take three connections nobody waits for.
 	op := &Op{Kind: OpAccept, FD: lf}
 	u.Submit(op)

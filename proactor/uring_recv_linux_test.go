@@ -772,6 +772,14 @@ func TestUringStarvedReadBehindIdleReadsGetsABuffer(t *testing.T) {
 	}
 }
 
+// crowdState is what the crowding tests look at: whether f's multishot recv is armed,
+// whether lent reads are crowded, and how many descriptors count as reading.
+func crowdState(u *uringBackend, f *FD) (armed, crowded bool, readers int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return recvOf(f).armed, u.crowded, u.readers.busy()
+}
+
 // TestUringLentReadsOfManyDescriptorsUseRequests: from crowdOn descriptors making lent
 // reads, each read makes a request instead of sharing a multishot recv (an armed one is
 // cancelled at its next completion); below crowdOff the multishot recv comes back.
@@ -785,11 +793,7 @@ func TestUringLentReadsOfManyDescriptorsUseRequests(t *testing.T) {
 	u, sink := openUringLend(t, 4096, 16)
 	f, b := registeredPair(t, u)
 	w := newWaitingReads(t, u, sink, f, b)
-	state := func() (armed, crowded bool, readers int) {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		return recvOf(f).armed, u.crowded, u.readers.busy()
-	}
+	state := func() (armed, crowded bool, readers int) { return crowdState(u, f) }
 	w.read(100, 1)
 	if armed, crowded, n := state(); !armed || crowded || n != 1 {
 		t.Fatalf("one reading descriptor: armed %v, crowded %v, readers %d; want the multishot recv, 1 reader", armed, crowded, n)
@@ -856,11 +860,7 @@ func TestUringLargeLentReadsAreNotCrowded(t *testing.T) {
 	u, sink := openUringLend(t, 4096, 16)
 	f, b := registeredPair(t, u)
 	w := newWaitingReads(t, u, sink, f, b)
-	state := func() (armed, crowded bool, readers int) {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		return recvOf(f).armed, u.crowded, u.readers.busy()
-	}
+	state := func() (armed, crowded bool, readers int) { return crowdState(u, f) }
 	type other struct {
 		fd   *FD
 		peer int
