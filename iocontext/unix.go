@@ -111,14 +111,15 @@ func ListenUnix(c *Context, path string, opts ...ListenOption) (*UnixListener, e
 }
 
 // AsyncAccept accepts one connection and calls h with it or with the error; see
-// TCPListener.AsyncAccept for the handling of descriptor exhaustion.
+// TCPListener.AsyncAccept for the handling of descriptor exhaustion and for accepts
+// started from h.
 func (l *UnixListener) AsyncAccept(h func(*UnixConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })
 		return
 	}
 	l.hConn, l.into, l.hInto = h, nil, nil
-	l.submit()
+	l.start()
 }
 
 // AsyncAcceptInto accepts one connection into conn (unopened, or closed with nothing
@@ -130,7 +131,7 @@ func (l *UnixListener) AsyncAcceptInto(conn *UnixConn, h func(error)) {
 	}
 	conn.bind(l.c, "unix")
 	l.hConn, l.into, l.hInto = nil, conn, h
-	l.submit()
+	l.start()
 }
 
 func (l *UnixListener) accepted(fd int, err error) {
