@@ -4,7 +4,8 @@
 # prog (its name, for messages).
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
-# coio-uring, coro and coro-lend (examples/echo-coro, without and with -lend), asio,
+# coio-uring, coio-base (another build of examples/echo, named by COIO_BASE: the code
+# before a change, say), coro and coro-lend (examples/echo-coro, without and with -lend), asio,
 # asio-uring (built with build-asio.sh, which installs g++ and libasio-dev /
 # liburing-dev when missing), gnet and nbio (bench/servers, one event loop each).
 
@@ -12,6 +13,14 @@
 build_servers() {
   (cd "$repo" && go build -o "$tmp/echo" ./examples/echo && go build -o "$tmp/echo-coro" ./examples/echo-coro)
   (cd "$bench" && go build -o "$tmp/echoload" ./cmd/echoload)
+  case " $1 $2 " in
+    *" coio-base "*)
+      if [ ! -x "${COIO_BASE:-}" ]; then
+        echo "$prog: coio-base needs COIO_BASE=PATH, a build of examples/echo" >&2
+        exit 2
+      fi
+      cp "$COIO_BASE" "$tmp/echo-base" ;;
+  esac
   case "$1 $2" in
     *asio-uring*) "$bench/scripts/build-asio.sh" --uring "$tmp" ;;
     *asio*) "$bench/scripts/build-asio.sh" "$tmp" ;;
@@ -33,6 +42,7 @@ start() {
     coio-own) cmd=("$tmp/echo" -runners 1 -metrics= -lend=false "${flags[@]}") ;;
     coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=epoll) ;;
     coio-uring) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=iouring) ;;
+    coio-base) cmd=("$tmp/echo-base" -runners 1 -metrics= "${flags[@]}") ;;
     coro) cmd=("$tmp/echo-coro" -runners 1) ;;
     coro-lend) cmd=("$tmp/echo-coro" -runners 1 -lend) ;;
     asio) cmd=("$tmp/asio" -threads 1) ;;
