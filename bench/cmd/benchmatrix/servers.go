@@ -119,7 +119,7 @@ func startServer(binDir string, sp spec, port int, l layout) (*server, error) {
 	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.cmd.SysProcAttr = childAttr()
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ func runTool(ctx context.Context, argv []string) (stdout []byte, ru *syscall.Rus
 	cmd.Env = cleanEnv()
 	errs := newTail(2048)
 	cmd.Stderr = errs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err = cmd.Output()
 	if cmd.ProcessState != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command echoload is a load generator for TCP echo servers, built not to be the
 // bottleneck: one goroutine locked to its OS thread drives every connection through
 // raw edge-triggered epoll and read/write system calls, and allocates nothing per

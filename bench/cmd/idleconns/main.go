@@ -382,14 +382,14 @@ func sockstat(text string) (inuse, memPages int64) {
 // raiseFileLimit lifts the soft limit on open files to the hard one if need exceeds it.
 func raiseFileLimit(need int) {
 	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil || rl.Cur >= uint64(need) {
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil || uint64(rl.Cur) >= uint64(need) {
 		return
 	}
 	rl.Cur = rl.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		log.Printf("warning: cannot raise the open-file limit: %v", err)
 	}
-	if rl.Cur < uint64(need) {
+	if uint64(rl.Cur) < uint64(need) {
 		log.Printf("warning: open-file limit %d is below the %d needed", rl.Cur, need)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !netbsd && !openbsd
+
 // Command nbio is the nbio peer of coio's echo benchmarks: a TCP echo server on
 // github.com/lesismal/nbio, an epoll engine made with nbio.NewEngine whose OnData
 // handler writes every chunk it receives back with c.Write (nbio sends at once and

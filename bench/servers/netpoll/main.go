@@ -1,3 +1,5 @@
+//go:build !netbsd && !openbsd
+
 // Command netpoll is the cloudwego/netpoll peer of coio's echo benchmarks: a TCP
 // echo server on github.com/cloudwego/netpoll's EventLoop. netpoll's pollers read
 // into each connection's buffer and then call the OnRequest handler, which takes
