@@ -7,7 +7,8 @@ import (
 	"os"
 )
 
-// cloudwego/netpoll does not build on NetBSD or OpenBSD (the versions bench/go.mod names): this peer is left out there.
+// cloudwego/netpoll, at the version bench/go.mod names, does not build on NetBSD or
+// OpenBSD: this peer is left out there.
 func main() {
 	fmt.Fprintln(os.Stderr, "netpoll: cloudwego/netpoll does not build on NetBSD or OpenBSD")
 	os.Exit(2)
