@@ -38,6 +38,8 @@ cross:
 		echo "GOOS=$$os go build ./... && go vet ./..."; \
 		GOOS=$$os $(GO) build ./... ; \
 		GOOS=$$os $(GO) vet ./... ; \
+		echo "cd bench && GOOS=$$os go vet ./..."; \
+		(cd bench && GOOS=$$os $(GO) vet ./...) ; \
 	done
 
 # A short run of the benchmark matrix of issue #8: every scenario and server, a subset
