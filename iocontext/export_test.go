@@ -9,6 +9,3 @@ func WrapBackend(c *Context, wrap func(proactor.Backend) proactor.Backend) { c.b
 // SetConnReadHook makes f run in the blocking adapter's Read between its try and its
 // submit (nil: nothing).
 func SetConnReadHook(f func()) { connHookReadSubmit = f }
-
-// AcceptChain is how many accepts a listener's handlers take in a row.
-const AcceptChain = acceptChain

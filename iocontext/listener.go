@@ -32,18 +32,7 @@ type acceptor struct {
 	deliverFn func()
 	fdRes     int
 	errRes    error
-
-	// The accept chain (run): an accept started from the listener's own handler.
-	chainBy  atomic.Pointer[runner] // the runner running the listener's handler, nil outside it
-	chained  bool                   // that handler started the next accept (chainBy's runner only)
-	chainGen uint64                 // cancels when it did
-	cancels  atomic.Uint64          // Cancel calls, for a chained accept not yet submitted
 }
-
-// acceptChain bounds the connections one listener's handlers take in a row, already
-// waiting, before its next accept waits its turn in the queue like any completion:
-// the handler budget of a runner (WithBudget's default).
-const acceptChain = 128
 
 // acceptorKind is what an acceptor reports to its listener.
 type acceptorKind interface {
@@ -79,18 +68,6 @@ func (a *acceptor) openAcceptor(c *Context, fd int, netw string, kind acceptorKi
 func (a *acceptor) begin() bool { return a.accepting.CompareAndSwap(false, true) }
 
 func (a *acceptor) end() { a.accepting.Store(false) }
-
-// start starts the accept that begin admitted. Started from the listener's own
-// handler (the usual accept loop, which accepts again before returning), it is left
-// to run, which after the handler returns takes a connection already waiting at once
-// instead of queueing a completion behind every other handler.
-func (a *acceptor) start() {
-	if r := a.chainBy.Load(); r != nil && r == a.c.current() {
-		a.chained, a.chainGen = true, a.cancels.Load()
-		return
-	}
-	a.submit()
-}
 
 // submit starts the accept, or first waits out the back-off.
 func (a *acceptor) submit() {
@@ -134,11 +111,6 @@ func (a *acceptor) tryAccept() (int, error) {
 		return -1, ErrBusy
 	}
 	defer a.end()
-	return a.tryNow()
-}
-
-// tryNow is tryAccept for an accept that begin has already admitted.
-func (a *acceptor) tryNow() (int, error) {
 	if a.retryAt != 0 && a.c.now() < a.retryAt {
 		return -1, ErrWouldBlock
 	}
@@ -186,74 +158,7 @@ func (a *acceptor) deliver(fd int, err error) {
 		a.ex.Dispatch(a.deliverFn)
 		return
 	}
-	a.run(fd, err)
-}
-
-// run hands one result to the listener's handler and, while each handler starts the
-// next accept before it returns, hands it the connections already waiting, up to
-// acceptChain: accepted one per round of the queue, behind every other handler, a
-// burst of 1,000 connections into a server busy with 1,000 others took up to 4 s
-// (ARCHITECTURE.md, "Accepts chained"). Each of those handlers still runs after the
-// AsyncAccept that asked for it has returned, never inside it.
-func (a *acceptor) run(fd int, err error) {
-	r := a.c.current()
-	if r == nil { // the caller is unknown here (no goroutine identity): no chain
-		a.kind.accepted(fd, err)
-		return
-	}
-	for n := 1; a.handle(r, fd, err); n++ {
-		switch {
-		case a.cancels.Load() != a.chainGen:
-			fd, err = -1, a.settle(ErrAborted)
-		case n >= acceptChain || a.fd.Closing():
-			a.submitChained()
-			return
-		default:
-			if fd, err = a.tryNow(); err == ErrWouldBlock {
-				a.submitChained()
-				return
-			}
-		}
-		if a.c.stats {
-			r.countInline(proactor.OpAccept, err)
-		}
-	}
-}
-
-// handle runs the listener's handler with one result on runner r, and reports whether
-// the handler started the next accept (chained). If the handler panics after starting
-// it, the accept is submitted on the way out.
-func (a *acceptor) handle(r *runner, fd int, err error) (chained bool) {
-	a.chainBy.Store(r)
-	a.chained = false
-	returned := false
-	defer func() {
-		a.chainBy.Store(nil)
-		if !returned && a.chained {
-			a.chained = false
-			a.submitChained()
-		}
-	}()
 	a.kind.accepted(fd, err)
-	returned = true
-	chained, a.chained = a.chained, false
-	return chained
-}
-
-// submitChained submits a chained accept. A Cancel that came between the handler's
-// AsyncAccept and this submit found nothing in flight to cancel, so it is repeated;
-// a Close, likewise, aborts it as it does an accept in flight.
-func (a *acceptor) submitChained() {
-	if a.fd.Closing() {
-		a.c.addWork() // settled by the runner after the completion's handler, as submit's
-		a.aop.N, a.aop.Err = -1, proactor.ErrAbortedClosed
-		a.c.push(task{op: &a.aop})
-		return
-	}
-	a.submit()
-	if a.cancels.Load() != a.chainGen {
-		a.Cancel()
-	}
 }
 
 // SetExecutor makes the listener's accept handlers run through ex (a strand, say)
@@ -265,7 +170,7 @@ func (a *acceptor) SetExecutor(ex Executor) {
 		return
 	}
 	a.ex = ex
-	a.deliverFn = func() { a.run(a.fdRes, a.errRes) }
+	a.deliverFn = func() { a.kind.accepted(a.fdRes, a.errRes) }
 }
 
 // Addr returns the address the listener is bound to.
@@ -273,7 +178,6 @@ func (a *acceptor) Addr() net.Addr { return a.addr }
 
 // Cancel aborts the accept in flight: its handler gets ErrAborted.
 func (a *acceptor) Cancel() {
-	a.cancels.Add(1)
 	a.c.be.Cancel(&a.fd)
 	if a.retry != nil {
 		a.retry.Cancel()

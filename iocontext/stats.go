@@ -170,19 +170,6 @@ func (c *Context) countSubmit(k proactor.OpKind) {
 	}
 }
 
-// countInline counts an operation of kind k that r started and finished in one go,
-// with no task of its own (an accept chained after its listener's handler), as a
-// submission and a completed handler.
-func (r *runner) countInline(k proactor.OpKind, err error) {
-	st := r.st
-	st.own.submitted[k]++
-	st.own.completed[k]++
-	st.own.dirty = true
-	if err != nil {
-		st.errs[k][classify(err)].Add(1)
-	}
-}
-
 // countDone records a finished task on the runner's counters: op is nil for a posted
 // handler.
 func (r *runner) countDone(op *proactor.Op, n int, err error, readEOF bool, syscalls uint32, stamp int64) {

@@ -262,21 +262,13 @@ func ListenTCP(c *Context, network, address string, opts ...ListenOption) (*TCPL
 // descriptors (EMFILE, ENFILE) h gets the error, and the next accept waits a little
 // (growing from 5 ms to 1 s) before trying again, so a server that re-arms its accept
 // at once does not spin; the listener works normally once descriptors are freed.
-//
-// The usual accept loop calls AsyncAccept again from h. An accept started that way
-// takes a connection already waiting as soon as h returns, and calls its handler
-// then, up to 128 in a row, instead of queueing its completion behind every other
-// handler: a burst of new connections into a busy server is accepted in one turn,
-// not one per round of the queue. The handler still never runs inside AsyncAccept.
-// (Only where the Context knows which goroutine calls, amd64 and arm64; elsewhere
-// each accept takes its turn.)
 func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })
 		return
 	}
 	l.hConn, l.into, l.hInto = h, nil, nil
-	l.start()
+	l.submit()
 }
 
 // TryAccept accepts a connection now, on the calling goroutine, if one is waiting: it
@@ -284,8 +276,7 @@ func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 // accept would have to wait. It is the fast path of sequential code (package
 // coroutine's Accept): a listener under load drains the connections waiting for it
 // in one turn rather than one per round of the runners' queues, behind every other
-// handler (an accept loop of handlers gets the same from AsyncAccept). It fails with
-// ErrBusy while an AsyncAccept is in flight. After descriptor
+// handler. It fails with ErrBusy while an AsyncAccept is in flight. After descriptor
 // exhaustion it reports ErrWouldBlock until the back-off AsyncAccept waits out ends.
 func (l *TCPListener) TryAccept() (*TCPConn, error) {
 	fd, err := l.tryAccept()
@@ -302,8 +293,6 @@ func (l *TCPListener) TryAccept() (*TCPConn, error) {
 // AsyncAcceptInto accepts one connection into conn, which must be unopened (from
 // NewTCPConn) or closed with nothing in flight, and calls h. Reusing one TCPConn this
 // way accepts without allocating, as Asio's async_accept(socket, handler) does.
-// Started from the listener's handler, it takes a waiting connection as soon as that
-// handler returns, as AsyncAccept does.
 func (l *TCPListener) AsyncAcceptInto(conn *TCPConn, h func(error)) {
 	if !conn.reusable() {
 		l.c.later(func() { h(ErrBusy) })
@@ -315,7 +304,7 @@ func (l *TCPListener) AsyncAcceptInto(conn *TCPConn, h func(error)) {
 	}
 	conn.bind(l.c, "tcp")
 	l.hConn, l.into, l.hInto = nil, conn, h
-	l.start()
+	l.submit()
 }
 
 // accepted delivers one accept result.

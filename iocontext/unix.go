@@ -111,15 +111,14 @@ func ListenUnix(c *Context, path string, opts ...ListenOption) (*UnixListener, e
 }
 
 // AsyncAccept accepts one connection and calls h with it or with the error; see
-// TCPListener.AsyncAccept for the handling of descriptor exhaustion and for accepts
-// started from h.
+// TCPListener.AsyncAccept for the handling of descriptor exhaustion.
 func (l *UnixListener) AsyncAccept(h func(*UnixConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })
 		return
 	}
 	l.hConn, l.into, l.hInto = h, nil, nil
-	l.start()
+	l.submit()
 }
 
 // AsyncAcceptInto accepts one connection into conn (unopened, or closed with nothing
@@ -131,7 +130,7 @@ func (l *UnixListener) AsyncAcceptInto(conn *UnixConn, h func(error)) {
 	}
 	conn.bind(l.c, "unix")
 	l.hConn, l.into, l.hInto = nil, conn, h
-	l.start()
+	l.submit()
 }
 
 func (l *UnixListener) accepted(fd int, err error) {
