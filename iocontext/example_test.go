@@ -104,6 +104,50 @@ func ExampleListenTCP() {
 	// Output: hello, coio
 }
 
+// An accept loop that takes the connections already waiting (TryAccept) before it
+// accepts again: each AsyncAccept's handler waits its turn behind every other
+// handler, so a busy server that accepted one connection per handler would take on a
+// burst of new connections one per round of its queue.
+func ExampleTCPListener_TryAccept() {
+	ctx, _ := iocontext.New()
+	defer ctx.Close()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	// Three clients connect before the server runs: their connections wait.
+	var clients []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	handlers, accepted := 0, 0
+	var accept func(*iocontext.TCPConn, error)
+	accept = func(c *iocontext.TCPConn, err error) {
+		if err != nil {
+			return // the listener was closed
+		}
+		handlers++
+		for ; c != nil; c, _ = ln.TryAccept() { // up to a bound, in a real server
+			accepted++
+			c.Close() // a server would start reading here
+		}
+		if accepted < len(clients) {
+			ln.AsyncAccept(accept)
+			return
+		}
+		ln.Close()
+	}
+	ln.AsyncAccept(accept)
+	ctx.Run()
+	fmt.Printf("%d connections accepted by %d handler\n", accepted, handlers)
+	// Output: 3 connections accepted by 1 handler
+}
+
 // An echo connection that reads into buffers lent by the Context: between messages it
 // holds no read buffer of its own. The handler releases each buffer once the bytes are
 // written back. The gathered write sends a header and the lent bytes in one syscall.

@@ -262,6 +262,12 @@ func ListenTCP(c *Context, network, address string, opts ...ListenOption) (*TCPL
 // descriptors (EMFILE, ENFILE) h gets the error, and the next accept waits a little
 // (growing from 5 ms to 1 s) before trying again, so a server that re-arms its accept
 // at once does not spin; the listener works normally once descriptors are freed.
+//
+// h is queued behind every other handler, as any completion is, even when a
+// connection was already waiting. A server busy with many connections that accepts
+// again from h therefore takes one new connection per round of the queue; it should
+// first take those already waiting with TryAccept (see its example): a burst of 1,000
+// connections into a server busy with 1,000 others otherwise waited up to 5 s.
 func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })
@@ -273,11 +279,12 @@ func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 
 // TryAccept accepts a connection now, on the calling goroutine, if one is waiting: it
 // returns what AsyncAccept's handler would get, or (nil, ErrWouldBlock) when the
-// accept would have to wait. It is the fast path of sequential code (package
-// coroutine's Accept): a listener under load drains the connections waiting for it
-// in one turn rather than one per round of the runners' queues, behind every other
-// handler. It fails with ErrBusy while an AsyncAccept is in flight. After descriptor
-// exhaustion it reports ErrWouldBlock until the back-off AsyncAccept waits out ends.
+// accept would have to wait. With it a listener under load takes the connections
+// waiting for it in one turn rather than one per round of the runners' queues: an
+// accept loop of handlers calls it before it accepts again, and package coroutine's
+// Accept is built on it. It fails with ErrBusy while an AsyncAccept is in flight.
+// After descriptor exhaustion it reports ErrWouldBlock until the back-off that
+// AsyncAccept waits out ends.
 func (l *TCPListener) TryAccept() (*TCPConn, error) {
 	fd, err := l.tryAccept()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -316,6 +317,73 @@ func TestTryAccept(t *testing.T) {
 		ln.Close()
 		if c, err := ln.TryAccept(); c != nil || err == nil || err == iocontext.ErrWouldBlock {
 			t.Fatalf("TryAccept on a closed listener = %v, %v; want an error", c, err)
+		}
+	})
+}
+
+// TestUnixTryAccept: the Unix listener's TryAccept takes waiting connections, says
+// ErrWouldBlock when none waits and ErrBusy during an AsyncAccept, on every backend.
+func TestUnixTryAccept(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		runInBackground(t, ctx, 1)
+		path := filepath.Join(t.TempDir(), "s")
+		ln, err := iocontext.ListenUnix(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if c, err := ln.TryAccept(); c != nil || err != iocontext.ErrWouldBlock {
+			t.Fatalf("TryAccept with no connection waiting = %v, %v; want ErrWouldBlock", c, err)
+		}
+		const n = 3
+		for i := range n {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+				t.Fatal(err)
+			}
+			unix.Write(fd, []byte{byte('a' + i)})
+		}
+		seen := map[byte]bool{}
+		deadline := time.Now().Add(waitLimit)
+		for len(seen) < n && time.Now().Before(deadline) {
+			c, err := ln.TryAccept()
+			if err == iocontext.ErrWouldBlock {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("TryAccept: %v", err)
+			}
+			b := make([]byte, 1)
+			for {
+				k, err := c.TryReadSome(b)
+				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+					if k != 1 || err != nil {
+						t.Fatalf("read on an accepted connection = %d, %v", k, err)
+					}
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			seen[b[0]] = true
+			c.Close()
+		}
+		if len(seen) != n {
+			t.Fatalf("accepted connections read %v; want one byte from each of %d peers", seen, n)
+		}
+		got := make(chan error, 1)
+		ln.AsyncAccept(func(c *iocontext.UnixConn, err error) { got <- err })
+		if c, err := ln.TryAccept(); c != nil || !errors.Is(err, iocontext.ErrBusy) {
+			t.Fatalf("TryAccept during AsyncAccept = %v, %v; want ErrBusy", c, err)
+		}
+		ln.Close()
+		if err := <-got; !errors.Is(err, iocontext.ErrAborted) {
+			t.Fatalf("AsyncAccept closed = %v; want ErrAborted", err)
 		}
 	})
 }

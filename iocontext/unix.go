@@ -111,7 +111,9 @@ func ListenUnix(c *Context, path string, opts ...ListenOption) (*UnixListener, e
 }
 
 // AsyncAccept accepts one connection and calls h with it or with the error; see
-// TCPListener.AsyncAccept for the handling of descriptor exhaustion.
+// TCPListener.AsyncAccept for the handling of descriptor exhaustion, and for why an
+// accept loop takes the connections already waiting (TryAccept) before it accepts
+// again.
 func (l *UnixListener) AsyncAccept(h func(*UnixConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })
@@ -119,6 +121,21 @@ func (l *UnixListener) AsyncAccept(h func(*UnixConn, error)) {
 	}
 	l.hConn, l.into, l.hInto = h, nil, nil
 	l.submit()
+}
+
+// TryAccept accepts a connection now, on the calling goroutine, if one is waiting, as
+// TCPListener.TryAccept does: (nil, ErrWouldBlock) when the accept would have to wait,
+// ErrBusy while an AsyncAccept is in flight.
+func (l *UnixListener) TryAccept() (*UnixConn, error) {
+	fd, err := l.tryAccept()
+	if err != nil {
+		return nil, err
+	}
+	conn := NewUnixConn(l.c)
+	if err := conn.open(l.c, fd, "unix"); err != nil {
+		return nil, err
+	}
+	return conn, nil
 }
 
 // AsyncAcceptInto accepts one connection into conn (unopened, or closed with nothing

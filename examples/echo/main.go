@@ -36,6 +36,10 @@ import (
 	"github.com/coionet/coio/metrics"
 )
 
+// acceptDrain bounds the waiting connections one accept handler takes with
+// TryAccept, so that a flood of new connections still lets the queue move.
+const acceptDrain = 64
+
 // server counts the open connections so that a drain knows when it is over. It keeps
 // nothing per connection: the lent-buffer handlers (the default) take the connection
 // as an argument (AsyncReadLentConn, AsyncWriteLentConn), so two func values made once
@@ -169,11 +173,25 @@ func main() {
 	}
 	srv := newServer(ctx, ln, *lend, *bufSize)
 
+	// The accept loop takes the connection its accept brought, then those already
+	// waiting (TryAccept), and only then accepts again: each AsyncAccept's handler is
+	// queued behind every other, so a burst of new connections into a busy server
+	// accepted one per round took seconds (ARCHITECTURE.md, "Accept loops drain").
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
 		switch {
 		case err == nil:
 			srv.start(conn)
+			for range acceptDrain {
+				c, err := ln.TryAccept()
+				if err != nil {
+					if err != iocontext.ErrWouldBlock {
+						log.Printf("echo: accept: %v", err)
+					}
+					break
+				}
+				srv.start(c)
+			}
 		case errors.Is(err, iocontext.ErrAborted):
 			return // the listener was closed
 		default:

@@ -97,6 +97,18 @@ func main() {
 				return
 			}
 			newConn(c).read()
+			// Take the connections already waiting before accepting again: each
+			// AsyncAccept's handler waits its turn behind every other handler.
+			for range 64 {
+				c, err := ln.TryAccept()
+				if err != nil {
+					if err != iocontext.ErrWouldBlock {
+						log.Printf("http: accept: %v", err)
+					}
+					break
+				}
+				newConn(c).read()
+			}
 			ln.AsyncAccept(accept)
 		}
 		ln.AsyncAccept(accept)
