@@ -211,6 +211,60 @@ func TestUringTryAcceptTakesTheBacklogFirst(t *testing.T) {
 	closeAndReapDone(t, u, lf)
 }
 
+// TestUringTryAcceptHandsOutTheStoredError: an error that ended the multishot accept
+// while no op waited (EMFILE, say) is the next accept's result, TryNow's as well as
+// an asynchronous accept's; it used to stay behind a TryNow that succeeded and reach
+// a later AsyncAccept, stale.
+func TestUringTryAcceptHandsOutTheStoredError(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	sink := make(chanSink, 4)
+	u := openUringOrSkip(t, sink)
+	lf, addr := registeredListener(t, u, 8)
+	dial := dialer(t, addr)
+	op := &Op{Kind: OpAccept, FD: lf}
+	u.Submit(op)
+	u.Flush()
+	dial()
+	finishOne(t, u, sink, op)
+	unix.Close(op.N)
+	u.mu.Lock()
+	u.accepts[lf].err = unix.EMFILE // as complete stores it when no op waits
+	u.mu.Unlock()
+	dial()
+	try := &Op{Kind: OpAccept, FD: lf}
+	if !u.TryNow(try) || !errors.Is(try.Err, unix.EMFILE) {
+		t.Fatalf("TryNow with an error stored = (%v, %d, %v); want EMFILE", try.Err == nil, try.N, try.Err)
+	}
+	var got *Op
+	for deadline := time.Now().Add(5 * time.Second); got == nil; {
+		try := &Op{Kind: OpAccept, FD: lf}
+		if u.TryNow(try) {
+			got = try
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("TryNow never took the waiting connection")
+		}
+		if _, err := u.Wait(time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got.Err != nil || got.N < 0 {
+		t.Fatalf("TryNow after the stored error = (%d, %v); want the waiting connection", got.N, got.Err)
+	}
+	unix.Close(got.N)
+	u.mu.Lock()
+	stale := u.accepts[lf].err
+	u.mu.Unlock()
+	if stale != nil {
+		t.Fatalf("error still stored after TryNow handed it out: %v", stale)
+	}
+	if err := u.Close(lf); err != nil {
+		t.Fatal(err)
+	}
+	closeAndReapDone(t, u, lf)
+}
+
 // TestUringAcceptClosedWhileWaitingForAnEntry: arming a listener's multishot accept
 // takes an entry, and a full SQ lets sqe drop the lock to make room. A Close that runs
 // there aborts the waiting accept (nothing is armed yet); the accept armed after it

@@ -745,6 +745,15 @@ func (u *uringBackend) tryAccept(op *Op) bool {
 			op.N, op.Err = fd, nil
 			return true
 		}
+		// The error that ended the multishot accept while no op waited is the next
+		// accept's result, as submitAccept hands it out: otherwise a TryNow that
+		// succeeds leaves it for a later AsyncAccept, which reports it stale.
+		if err := st.err; err != nil {
+			st.err = nil
+			u.mu.Unlock()
+			op.N, op.Err = -1, err
+			return true
+		}
 	}
 	u.mu.Unlock()
 	for {
