@@ -209,6 +209,43 @@ func allocsAsyncAccept(t *testing.T, ctx *iocontext.Context) {
 	}
 }
 
+func TestAllocsTryAcceptInto(t *testing.T) { eachAllocBackend(t, allocsTryAcceptInto) }
+
+func allocsTryAcceptInto(t *testing.T, ctx *iocontext.Context) {
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ta := ln.Addr().(*net.TCPAddr)
+	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
+	conn := iocontext.NewTCPConn(ctx)
+	allocs := testing.AllocsPerRun(500, func() {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(waitLimit); ; {
+			err := ln.TryAcceptInto(conn)
+			if err == nil {
+				break
+			}
+			if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+				t.Fatalf("TryAcceptInto with a connection waiting: %v", err)
+			}
+		}
+		conn.Close()
+		unix.Close(fd)
+	})
+	t.Logf("TryAcceptInto: %v allocations per run", allocs)
+	if allocs != 0 {
+		t.Fatalf("TryAcceptInto allocates %v times per accept; want 0", allocs)
+	}
+}
+
 func TestAllocsTimerWait(t *testing.T) { eachAllocBackend(t, allocsTimerWait) }
 
 func allocsTimerWait(t *testing.T, ctx *iocontext.Context) {

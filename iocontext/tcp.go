@@ -297,6 +297,22 @@ func (l *TCPListener) TryAccept() (*TCPConn, error) {
 	return conn, nil
 }
 
+// TryAcceptInto is TryAccept into conn, which must be unopened (from NewTCPConn) or
+// closed with nothing in flight, as for AsyncAcceptInto: an accept loop that reuses
+// its connections drains the waiting ones without allocating. It returns ErrBusy for
+// a conn that is still open.
+func (l *TCPListener) TryAcceptInto(conn *TCPConn) error {
+	if !conn.reusable() {
+		return ErrBusy
+	}
+	fd, err := l.tryAccept()
+	if err != nil {
+		return err
+	}
+	conn.bind(l.c, "tcp")
+	return conn.openTCP(l.c, fd)
+}
+
 // AsyncAcceptInto accepts one connection into conn, which must be unopened (from
 // NewTCPConn) or closed with nothing in flight, and calls h. Reusing one TCPConn this
 // way accepts without allocating, as Asio's async_accept(socket, handler) does.

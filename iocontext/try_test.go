@@ -387,3 +387,92 @@ func TestUnixTryAccept(t *testing.T) {
 		}
 	})
 }
+
+// TestTryAcceptInto: TryAcceptInto reuses a closed connection for a waiting one, says
+// ErrWouldBlock when none waits and ErrBusy for a connection still open, on every
+// backend, for TCP and Unix listeners.
+func TestTryAcceptInto(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		runInBackground(t, ctx, 1)
+		// readOne reads the byte a peer wrote on c.
+		readOne := func(c interface {
+			TryReadSome([]byte) (int, error)
+		}) byte {
+			b := make([]byte, 1)
+			for deadline := time.Now().Add(waitLimit); ; time.Sleep(time.Millisecond) {
+				n, err := c.TryReadSome(b)
+				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+					if n != 1 || err != nil {
+						t.Fatalf("read on the accepted connection = %d, %v", n, err)
+					}
+					return b[0]
+				}
+			}
+		}
+		t.Run("tcp", func(t *testing.T) {
+			ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			conn := iocontext.NewTCPConn(ctx)
+			if err := ln.TryAcceptInto(conn); err != iocontext.ErrWouldBlock {
+				t.Fatalf("TryAcceptInto with nothing waiting = %v; want ErrWouldBlock", err)
+			}
+			for i := range 2 {
+				p := rawClient(t, ln.Addr())
+				defer unix.Close(p)
+				unix.Write(p, []byte{byte('a' + i)})
+				err := ln.TryAcceptInto(conn)
+				for deadline := time.Now().Add(waitLimit); err == iocontext.ErrWouldBlock && time.Now().Before(deadline); err = ln.TryAcceptInto(conn) {
+					time.Sleep(time.Millisecond)
+				}
+				if err != nil {
+					t.Fatalf("TryAcceptInto, connection %d: %v", i, err)
+				}
+				if b := readOne(conn); b != byte('a'+i) {
+					t.Fatalf("connection %d read %q; want %q", i, b, byte('a'+i))
+				}
+				if i == 0 {
+					if err := ln.TryAcceptInto(conn); !errors.Is(err, iocontext.ErrBusy) {
+						t.Fatalf("TryAcceptInto an open connection = %v; want ErrBusy", err)
+					}
+				}
+				conn.Close()
+			}
+		})
+		t.Run("unix", func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s")
+			ln, err := iocontext.ListenUnix(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			conn := iocontext.NewUnixConn(ctx)
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+				t.Fatal(err)
+			}
+			unix.Write(fd, []byte{'u'})
+			err = ln.TryAcceptInto(conn)
+			for deadline := time.Now().Add(waitLimit); err == iocontext.ErrWouldBlock && time.Now().Before(deadline); err = ln.TryAcceptInto(conn) {
+				time.Sleep(time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("TryAcceptInto: %v", err)
+			}
+			if b := readOne(conn); b != 'u' {
+				t.Fatalf("read %q; want 'u'", b)
+			}
+			if err := ln.TryAcceptInto(conn); !errors.Is(err, iocontext.ErrBusy) {
+				t.Fatalf("TryAcceptInto an open connection = %v; want ErrBusy", err)
+			}
+			conn.Close()
+		})
+	})
+}

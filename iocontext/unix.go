@@ -138,6 +138,20 @@ func (l *UnixListener) TryAccept() (*UnixConn, error) {
 	return conn, nil
 }
 
+// TryAcceptInto is TryAccept into conn (unopened, or closed with nothing in flight),
+// without allocating; ErrBusy for a conn that is still open.
+func (l *UnixListener) TryAcceptInto(conn *UnixConn) error {
+	if !conn.reusable() {
+		return ErrBusy
+	}
+	fd, err := l.tryAccept()
+	if err != nil {
+		return err
+	}
+	conn.bind(l.c, "unix")
+	return conn.open(l.c, fd, "unix")
+}
+
 // AsyncAcceptInto accepts one connection into conn (unopened, or closed with nothing
 // in flight) without allocating.
 func (l *UnixListener) AsyncAcceptInto(conn *UnixConn, h func(error)) {
