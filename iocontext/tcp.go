@@ -309,7 +309,6 @@ func (l *TCPListener) TryAcceptInto(conn *TCPConn) error {
 	if err != nil {
 		return err
 	}
-	conn.bind(l.c, "tcp")
 	return conn.openTCP(l.c, fd)
 }
 

@@ -148,7 +148,6 @@ func (l *UnixListener) TryAcceptInto(conn *UnixConn) error {
 	if err != nil {
 		return err
 	}
-	conn.bind(l.c, "unix")
 	return conn.open(l.c, fd, "unix")
 }
 
