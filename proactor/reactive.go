@@ -67,6 +67,11 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	r.table.store(sysfd, f)
 	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
 		r.table.clear(sysfd, f)
+		// Closed and destroyed, as after a Close: the caller closes sysfd, so the
+		// FD must neither look open (a reused connection would refuse to open
+		// again) nor let a later Close close the number, which may by then be
+		// someone else's.
+		f.state.Store(fdClosing | fdDestroyed)
 		return err
 	}
 	return nil

@@ -1,6 +1,8 @@
 package proactor
 
 import (
+	"errors"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -202,4 +204,30 @@ func urgentMarkRounds(t *testing.T, be Backend, s chanSink, lends bool, enough f
 		unix.Close(peer)
 	}
 	return i
+}
+
+// TestReactiveRegisterFailureLeavesFDDestroyed: a descriptor the poller refuses (a
+// regular file: epoll_ctl says EPERM) leaves its FD closed and destroyed, as after a
+// Close. It used to look open: a reused connection could not be opened again, and
+// its Close would have closed the number a second time.
+func TestReactiveRegisterFailureLeavesFDDestroyed(t *testing.T) {
+	be, _ := openReactive(t)
+	f, err := os.CreateTemp(t.TempDir(), "regular")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := new(FD)
+	if err := be.Register(fd, int(f.Fd())); err == nil {
+		t.Fatal("Register of a regular file succeeded; want the poller's refusal")
+	}
+	if !fd.Destroyed() || !fd.Closing() {
+		t.Fatalf("FD after a failed Register: destroyed %v, closing %v; want both", fd.Destroyed(), fd.Closing())
+	}
+	if err := be.Close(fd); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Close after a failed Register = %v; want net.ErrClosed (nothing to close)", err)
+	}
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("the file's descriptor was closed behind its owner's back: %v", err)
+	}
 }
