@@ -179,21 +179,19 @@ func main() {
 	// accepted one per round took seconds (ARCHITECTURE.md, "Accept loops drain").
 	var accept func(*iocontext.TCPConn, error)
 	accept = func(conn *iocontext.TCPConn, err error) {
-		switch {
-		case err == nil:
+		for i := 0; err == nil; i++ {
 			srv.start(conn)
-			for range acceptDrain {
-				c, err := ln.TryAccept()
-				if err != nil {
-					if err != iocontext.ErrWouldBlock {
-						log.Printf("echo: accept: %v", err)
-					}
-					break
-				}
-				srv.start(c)
+			if i == acceptDrain {
+				break
 			}
-		case errors.Is(err, iocontext.ErrAborted):
-			return // the listener was closed
+			conn, err = ln.TryAccept()
+		}
+		switch {
+		case err == nil, err == iocontext.ErrWouldBlock:
+		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
+			// The listener was closed: an accept in flight says ErrAborted (and
+			// net.ErrClosed), one started after the Close net.ErrClosed alone.
+			return
 		default:
 			log.Printf("echo: accept: %v", err) // e.g. out of descriptors: keep going
 		}

@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -87,27 +88,24 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		// The accept loop takes the connections already waiting (TryAccept, up to 64)
+		// before it accepts again: each AsyncAccept's handler waits its turn behind
+		// every other handler.
 		var accept func(*iocontext.TCPConn, error)
 		accept = func(c *iocontext.TCPConn, err error) {
-			if err != nil {
-				if !errors.Is(err, iocontext.ErrAborted) {
-					log.Printf("http: accept: %v", err)
-					ln.AsyncAccept(accept)
-				}
-				return
-			}
-			newConn(c).read()
-			// Take the connections already waiting before accepting again: each
-			// AsyncAccept's handler waits its turn behind every other handler.
-			for range 64 {
-				c, err := ln.TryAccept()
-				if err != nil {
-					if err != iocontext.ErrWouldBlock {
-						log.Printf("http: accept: %v", err)
-					}
+			for i := 0; err == nil; i++ {
+				newConn(c).read()
+				if i == 64 {
 					break
 				}
-				newConn(c).read()
+				c, err = ln.TryAccept()
+			}
+			switch {
+			case err == nil, err == iocontext.ErrWouldBlock:
+			case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
+				return // the listener was closed
+			default:
+				log.Printf("http: accept: %v", err) // e.g. out of descriptors: keep going
 			}
 			ln.AsyncAccept(accept)
 		}
