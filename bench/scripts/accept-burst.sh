@@ -91,7 +91,8 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
 } >"$md"
 for i in $(seq "$runs"); do
   for s in $servers; do
-    read -r p50 p99 mx w f o < <(run "$s")
+    run "$s" >"$tmp/out" # in this shell, not a subshell: the EXIT trap must see its jobs
+    read -r p50 p99 mx w f o <"$tmp/out"
     echo "| $i | $s | $p50 | $p99 | $mx | $w of $conns | $f | $o |" >>"$md"
     echo "$s $p50 $p99 $mx $w" >>"$rows"
     echo "$prog: run $i $s: p50 $p50 ms p99 $p99 ms max $mx ms, $w of $conns within 1 s" >&2

@@ -139,15 +139,20 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
 for cfg in $configs; do
   IFS=: read -r size conns depth <<<"$cfg"
   for p in $(seq 1 "$pairs"); do
-    port=$((port + 2)) # each run below is a subshell: ports are counted here
+    port=$((port + 2)) # fresh ports for each pair
     if [ "$together" = 1 ]; then
-      { read -r ac aus ap; read -r bc bus bp; } < <(both "$a" "$b" "$size" "$conns" "$depth")
+      both "$a" "$b" "$size" "$conns" "$depth" >"$tmp/out"
+      { read -r ac aus ap; read -r bc bus bp; } <"$tmp/out"
     elif [ $((p % 2)) -eq 1 ]; then
-      read -r ac aus ap < <(run "$a" "$size" "$conns" "$depth")
-      read -r bc bus bp < <(run "$b" "$size" "$conns" "$depth")
+      run "$a" "$size" "$conns" "$depth" >"$tmp/out"
+      read -r ac aus ap <"$tmp/out"
+      run "$b" "$size" "$conns" "$depth" >"$tmp/out"
+      read -r bc bus bp <"$tmp/out"
     else
-      read -r bc bus bp < <(run "$b" "$size" "$conns" "$depth")
-      read -r ac aus ap < <(run "$a" "$size" "$conns" "$depth")
+      run "$b" "$size" "$conns" "$depth" >"$tmp/out"
+      read -r bc bus bp <"$tmp/out"
+      run "$a" "$size" "$conns" "$depth" >"$tmp/out"
+      read -r ac aus ap <"$tmp/out"
     fi
     ratio=$(python3 -c "print('%.3f' % ($ac / $bc))")
     echo "$cfg $ratio" >>"$rows"

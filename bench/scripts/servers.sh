@@ -51,6 +51,8 @@ start() {
     nbio) cmd=("$tmp/nbio" -npoller 1) ;;
     *) echo "$prog: unknown server $1" >&2; exit 2 ;;
   esac
+  # The callers wait for the log to fill: the last run's must not count.
+  rm -f "$tmp/server.log"
   env "${env[@]}" GOMAXPROCS=1 taskset -c 0 "${cmd[@]}" -addr "127.0.0.1:$2" >"$tmp/server.log" 2>&1 &
   spid=$!
 }
