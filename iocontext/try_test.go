@@ -382,8 +382,13 @@ func TestUnixTryAccept(t *testing.T) {
 			t.Fatalf("TryAccept during AsyncAccept = %v, %v; want ErrBusy", c, err)
 		}
 		ln.Close()
-		if err := <-got; !errors.Is(err, iocontext.ErrAborted) {
-			t.Fatalf("AsyncAccept closed = %v; want ErrAborted", err)
+		select {
+		case err := <-got:
+			if !errors.Is(err, iocontext.ErrAborted) {
+				t.Fatalf("AsyncAccept closed = %v; want ErrAborted", err)
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("AsyncAccept's handler did not run after Close")
 		}
 	})
 }
