@@ -8,7 +8,7 @@
 # it within a second, and the kernel's listen-queue overflows meanwhile (nstat), then
 # the medians per server. Runs alternate between the servers.
 #
-# Servers: those of servers.sh (coio, coio-epoll, coro-lend, gnet, nbio, asio, ...;
+# Servers: those of servers.sh (coio, coio-epoll, coro, gnet, nbio, asio, ...;
 # coio-base is the build of examples/echo that COIO_BASE names, the code before a
 # change, say).
 #

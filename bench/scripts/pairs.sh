@@ -20,7 +20,8 @@
 # server that batches (io_uring's enters); say which mode a figure comes from.
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
-# coio-uring, coro and coro-lend (examples/echo-coro, without and with -lend), asio,
+# coio-uring, coio-base (COIO_BASE), coro (examples/echo-coro, lent reads) and coro-own
+# (-lend=false), asio,
 # asio-uring (built with build-asio.sh, which installs g++ and libasio-dev /
 # liburing-dev when missing), gnet and nbio (bench/servers, one event loop each).
 # Flags after -- go to every examples/echo server.

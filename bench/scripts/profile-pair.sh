@@ -13,7 +13,7 @@
 # sends) and syscalls and sleeps per message. Sampling and counting cost the server
 # something: compare the two columns, not these figures with pairs.sh's.
 #
-# Servers as in pairs.sh: coio, coio-own, coio-epoll, coio-uring, coro, coro-lend,
+# Servers as in pairs.sh: coio, coio-own, coio-epoll, coio-uring, coro, coro-own,
 # asio, asio-uring, gnet, nbio. Flags after -- go to every examples/echo server.
 #
 # Writes bench/results/profile-A-vs-B-SIZE-CONNS-DEPTH-<UTC date>.md and prints it.

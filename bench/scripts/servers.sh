@@ -5,7 +5,8 @@
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
 # coio-uring, coio-base (another build of examples/echo, named by COIO_BASE: the code
-# before a change, say), coro and coro-lend (examples/echo-coro, without and with -lend), asio,
+# before a change, say), coro (examples/echo-coro, lent reads; coro-lend the same) and
+# coro-own (-lend=false), asio,
 # asio-uring (built with build-asio.sh, which installs g++ and libasio-dev /
 # liburing-dev when missing), gnet and nbio (bench/servers, one event loop each).
 
@@ -43,8 +44,8 @@ start() {
     coio-epoll) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=epoll) ;;
     coio-uring) cmd=("$tmp/echo" -runners 1 -metrics= "${flags[@]}"); env=(COIO_BACKEND=iouring) ;;
     coio-base) cmd=("$tmp/echo-base" -runners 1 -metrics= "${flags[@]}") ;;
-    coro) cmd=("$tmp/echo-coro" -runners 1) ;;
-    coro-lend) cmd=("$tmp/echo-coro" -runners 1 -lend) ;;
+    coro | coro-lend) cmd=("$tmp/echo-coro" -runners 1 -lend) ;;
+    coro-own) cmd=("$tmp/echo-coro" -runners 1 -lend=false) ;;
     asio) cmd=("$tmp/asio" -threads 1) ;;
     asio-uring) cmd=("$tmp/asio-uring" -threads 1) ;;
     gnet) cmd=("$tmp/gnet") ;; # one event loop: GOMAXPROCS=1

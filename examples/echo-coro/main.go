@@ -8,11 +8,13 @@
 //	}
 //
 // while the runners of one Context share the connections, as in the callback version.
-// With -lend it reads as examples/echo does, into 64 KiB buffers the Context lends
-// (y.ReadLent): a waiting connection holds no read buffer (about 2 KiB less memory per
-// idle connection), and a read takes all that came, up to 64 KiB, at some CPU cost on
-// io_uring with 4 KiB messages one at a time (ARCHITECTURE.md, "Coroutines read lent
-// buffers").
+// By default it reads as examples/echo does, into 64 KiB buffers the Context lends
+// (y.ReadLent): a waiting connection holds no read buffer, and a read takes all that
+// came, up to 64 KiB. -lend=false gives each connection its own 4 KiB buffer, the
+// loop above: with 4 KiB messages pipelined 16 deep that costs a read per message,
+// and 6.6 times the CPU per message of the lent reads at 1,000 connections
+// (bench/results/pairs-coro-lend-vs-coro-20261207-125135.md; ARCHITECTURE.md,
+// "Coroutines read lent buffers").
 //
 //	go run ./examples/echo-coro -addr 127.0.0.1:7000 -runners 2
 //	printf 'hello\n' | nc -q1 127.0.0.1 7000
@@ -70,7 +72,7 @@ func serveLent(y *coroutine.Yield, conn *iocontext.TCPConn) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	runners := flag.Int("runners", runtime.GOMAXPROCS(0), "goroutines running the Context")
-	lend := flag.Bool("lend", false, "read into 64 KiB buffers lent by the Context (ReadLent) instead of a 4 KiB buffer per connection")
+	lend := flag.Bool("lend", true, "read into 64 KiB buffers lent by the Context (ReadLent); false: a 4 KiB buffer per connection")
 	flag.Parse()
 	log.SetFlags(0)
 

@@ -11,8 +11,9 @@ import (
 func TestMain(m *testing.M) { testctx.VerifyMain(m) }
 
 // TestEchoProgram builds the program, echoes through it from several connections and
-// stops it with SIGINT.
+// stops it with SIGINT; the coroutines read with ReadLent.
 func TestEchoProgram(t *testing.T) { exampletest.Echo(t, "echo-coro") }
 
-// TestEchoProgramLent is TestEchoProgram with -lend: the coroutines read with ReadLent.
-func TestEchoProgramLent(t *testing.T) { exampletest.Echo(t, "echo-coro", "-lend") }
+// TestEchoProgramOwnBuffers is TestEchoProgram with -lend=false: each coroutine reads
+// into its own buffer.
+func TestEchoProgramOwnBuffers(t *testing.T) { exampletest.Echo(t, "echo-coro", "-lend=false") }
