@@ -104,8 +104,8 @@ func main() {
 				} else {
 					coroutine.Spawn(ctx, func(y *coroutine.Yield) { serve(y, conn) })
 				}
-			case errors.Is(err, iocontext.ErrAborted):
-				return // the listener was closed
+			case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
+				return // the listener was closed (an accept started after its Close says net.ErrClosed alone)
 			default:
 				log.Printf("echo-coro: accept: %v", err) // e.g. out of descriptors: keep going
 			}
