@@ -20,6 +20,12 @@
 // next operation of the same kind, and, with a handler value made once, that costs no
 // allocation.
 //
+// Because a handler waits its turn behind every other, an accept loop under load
+// takes the connections already waiting (TryAccept, TryAcceptInto) before it accepts
+// again; one AsyncAccept per connection takes a burst of new connections one per round
+// of the queue. The Try forms (TryReadSome, TryWriteSome, TryAccept, …) do the
+// operation now, on the calling goroutine, or say ErrWouldBlock.
+//
 // Streams allow one read and one write in flight at a time (a second one fails with
 // ErrBusy); a read and a write may overlap. AsyncReadLent reads into a buffer the
 // Context lends (on io_uring, a provided-buffer ring), so a connection waiting for data
