@@ -201,6 +201,12 @@ func (r *runner) countDone(op *proactor.Op, n int, err error, readEOF bool, sysc
 }
 
 // Stats is a snapshot of what a Context has done, summed over its runners.
+//
+// Operations are counted by their handlers: one made on a Try fast path (TryReadSome,
+// TryWriteSome, TryAccept, …, which package coroutine's reads, writes and accepts use
+// while data or room is there) has none, and is counted in no Submitted, Completed or
+// Errors figure. A coroutine server's operation counts are therefore those of the
+// operations that suspended.
 type Stats struct {
 	Backend proactor.Info // the live backend and why it was chosen
 

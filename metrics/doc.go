@@ -7,5 +7,7 @@
 // base units (_seconds). Labels are bounded: the backend, the operation kind (accept,
 // connect, read, write, timer, post) and the error class (eof, reset, aborted,
 // timeout, other) — never anything per connection. Several Contexts can be served by
-// one handler; their metrics are told apart by a "context" label.
+// one handler; their metrics are told apart by a "context" label. The operation counts
+// leave out operations made on a Try fast path, such as a coroutine's reads that find
+// data waiting (see iocontext.Stats).
 package metrics
