@@ -249,16 +249,6 @@ func TestTryAccept(t *testing.T) {
 		if c, err := ln.TryAccept(); c != nil || err != iocontext.ErrWouldBlock {
 			t.Fatalf("TryAccept with no connection waiting = %v, %v; want ErrWouldBlock", c, err)
 		}
-		try := func() (*iocontext.TCPConn, error) {
-			deadline := time.Now().Add(waitLimit)
-			for {
-				c, err := ln.TryAccept()
-				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
-					return c, err
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}
 		// One accepted asynchronously first: on io_uring that arms the multishot
 		// accept, which may take the later connections before TryAccept asks.
 		got := make(chan *iocontext.TCPConn, 1)
@@ -278,7 +268,8 @@ func TestTryAccept(t *testing.T) {
 		}
 		conns := []*iocontext.TCPConn{<-got}
 		for len(conns) < n {
-			c, err := try()
+			var c *iocontext.TCPConn
+			err := soon(func() (err error) { c, err = ln.TryAccept(); return err })
 			if err != nil {
 				t.Fatalf("TryAccept with %d connections waiting: %v", n-len(conns), err)
 			}
@@ -293,19 +284,7 @@ func TestTryAccept(t *testing.T) {
 		}
 		seen := map[byte]bool{}
 		for _, c := range conns {
-			b := make([]byte, 1)
-			deadline := time.Now().Add(waitLimit)
-			for {
-				n, err := c.TryReadSome(b)
-				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
-					if n != 1 || err != nil {
-						t.Fatalf("read on an accepted connection = %d, %v", n, err)
-					}
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
-			seen[b[0]] = true
+			seen[readByte(t, c)] = true
 			c.Close()
 		}
 		if len(seen) != n {
@@ -338,39 +317,15 @@ func TestUnixTryAccept(t *testing.T) {
 		}
 		const n = 3
 		for i := range n {
-			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fd)
-			if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-				t.Fatal(err)
-			}
-			unix.Write(fd, []byte{byte('a' + i)})
+			unix.Write(unixClient(t, path), []byte{byte('a' + i)})
 		}
 		seen := map[byte]bool{}
-		deadline := time.Now().Add(waitLimit)
-		for len(seen) < n && time.Now().Before(deadline) {
-			c, err := ln.TryAccept()
-			if err == iocontext.ErrWouldBlock {
-				time.Sleep(time.Millisecond)
-				continue
-			}
-			if err != nil {
+		for range n {
+			var c *iocontext.UnixConn
+			if err := soon(func() (err error) { c, err = ln.TryAccept(); return err }); err != nil {
 				t.Fatalf("TryAccept: %v", err)
 			}
-			b := make([]byte, 1)
-			for {
-				k, err := c.TryReadSome(b)
-				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
-					if k != 1 || err != nil {
-						t.Fatalf("read on an accepted connection = %d, %v", k, err)
-					}
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
-			seen[b[0]] = true
+			seen[readByte(t, c)] = true
 			c.Close()
 		}
 		if len(seen) != n {
@@ -400,21 +355,6 @@ func TestTryAcceptInto(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
 		runInBackground(t, ctx, 1)
-		// readOne reads the byte a peer wrote on c.
-		readOne := func(c interface {
-			TryReadSome([]byte) (int, error)
-		}) byte {
-			b := make([]byte, 1)
-			for deadline := time.Now().Add(waitLimit); ; time.Sleep(time.Millisecond) {
-				n, err := c.TryReadSome(b)
-				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
-					if n != 1 || err != nil {
-						t.Fatalf("read on the accepted connection = %d, %v", n, err)
-					}
-					return b[0]
-				}
-			}
-		}
 		t.Run("tcp", func(t *testing.T) {
 			ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
 			if err != nil {
@@ -429,14 +369,10 @@ func TestTryAcceptInto(t *testing.T) {
 				p := rawClient(t, ln.Addr())
 				defer unix.Close(p)
 				unix.Write(p, []byte{byte('a' + i)})
-				err := ln.TryAcceptInto(conn)
-				for deadline := time.Now().Add(waitLimit); err == iocontext.ErrWouldBlock && time.Now().Before(deadline); err = ln.TryAcceptInto(conn) {
-					time.Sleep(time.Millisecond)
-				}
-				if err != nil {
+				if err := soon(func() error { return ln.TryAcceptInto(conn) }); err != nil {
 					t.Fatalf("TryAcceptInto, connection %d: %v", i, err)
 				}
-				if b := readOne(conn); b != byte('a'+i) {
+				if b := readByte(t, conn); b != byte('a'+i) {
 					t.Fatalf("connection %d read %q; want %q", i, b, byte('a'+i))
 				}
 				if i == 0 {
@@ -455,23 +391,11 @@ func TestTryAcceptInto(t *testing.T) {
 			}
 			defer ln.Close()
 			conn := iocontext.NewUnixConn(ctx)
-			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fd)
-			if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-				t.Fatal(err)
-			}
-			unix.Write(fd, []byte{'u'})
-			err = ln.TryAcceptInto(conn)
-			for deadline := time.Now().Add(waitLimit); err == iocontext.ErrWouldBlock && time.Now().Before(deadline); err = ln.TryAcceptInto(conn) {
-				time.Sleep(time.Millisecond)
-			}
-			if err != nil {
+			unix.Write(unixClient(t, path), []byte{'u'})
+			if err := soon(func() error { return ln.TryAcceptInto(conn) }); err != nil {
 				t.Fatalf("TryAcceptInto: %v", err)
 			}
-			if b := readOne(conn); b != 'u' {
+			if b := readByte(t, conn); b != 'u' {
 				t.Fatalf("read %q; want 'u'", b)
 			}
 			if err := ln.TryAcceptInto(conn); !errors.Is(err, iocontext.ErrBusy) {
@@ -480,4 +404,44 @@ func TestTryAcceptInto(t *testing.T) {
 			conn.Close()
 		})
 	})
+}
+
+// soon calls try until it says something other than ErrWouldBlock, for up to
+// waitLimit, and returns what it said last.
+func soon(try func() error) error {
+	deadline := time.Now().Add(waitLimit)
+	for {
+		err := try()
+		if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readByte reads, within waitLimit, the one byte a peer wrote on c.
+func readByte(t *testing.T, c interface{ TryReadSome([]byte) (int, error) }) byte {
+	t.Helper()
+	b := make([]byte, 1)
+	var n int
+	err := soon(func() (err error) { n, err = c.TryReadSome(b); return err })
+	if n != 1 || err != nil {
+		t.Fatalf("read on an accepted connection = %d, %v", n, err)
+	}
+	return b[0]
+}
+
+// unixClient connects a plain blocking socket to the Unix listener at path; it is
+// closed when the test ends.
+func unixClient(t *testing.T, path string) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	return fd
 }
