@@ -74,15 +74,9 @@ func TestTryReadLent(t *testing.T) {
 		if b, err := c.TryReadLent(); err != iocontext.ErrWouldBlock || b.B != nil {
 			t.Fatalf("TryReadLent with nothing to read = %q, %v; want ErrWouldBlock", b.B, err)
 		}
-		try := func() (iocontext.LentBuffer, error) {
-			deadline := time.Now().Add(waitLimit)
-			for {
-				b, err := c.TryReadLent()
-				if err != iocontext.ErrWouldBlock || time.Now().After(deadline) {
-					return b, err
-				}
-				time.Sleep(time.Millisecond)
-			}
+		try := func() (b iocontext.LentBuffer, err error) {
+			err = soon(func() (err error) { b, err = c.TryReadLent(); return err })
+			return b, err
 		}
 		var got []byte
 		unix.Write(peer, []byte("hello"))
