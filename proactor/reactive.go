@@ -45,12 +45,17 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	if sysfd < 0 || sysfd >= maxFD {
 		return fmt.Errorf("proactor: descriptor %d out of range", sysfd)
 	}
-	f.Sysfd = sysfd
-	f.destroy = r.destroyFD
 	s := r.seq.Add(1)
 	if s == 0 { // 0 marks an FD registered elsewhere (uringBackend.Register)
 		s = r.seq.Add(1)
 	}
+	noSkip := !r.skips(sysfd)
+	// Under f.mu: a Wait may still hold an event of f's last registration, and it
+	// checks the sequence number and takes the parked ops under the mutex
+	// (TestReactiveReRegisterBesideWait). io_uring leaves the mutex's word alone.
+	f.mu.Lock()
+	f.Sysfd = sysfd
+	f.destroy = r.destroyFD
 	f.seq.Store(s)
 	f.state.Store(0)
 	// The lists are empty after a close here; after one on an io_uring Context these
@@ -61,9 +66,10 @@ func (r *reactive) Register(f *FD, sysfd int) error {
 	f.rdry.Store(0)
 	f.wdry.Store(0)
 	f.marks.Store(0)
-	if !r.skips(sysfd) {
+	if noSkip {
 		f.marks.Store(markNoSkip)
 	}
+	f.mu.Unlock()
 	r.table.store(sysfd, f)
 	if err := r.p.Add(sysfd, token(f), reactor.Readable|reactor.Writable); err != nil {
 		r.table.clear(sysfd, f)

@@ -231,3 +231,44 @@ func TestReactiveRegisterFailureLeavesFDDestroyed(t *testing.T) {
 		t.Fatalf("the file's descriptor was closed behind its owner's back: %v", err)
 	}
 }
+
+// TestReactiveReRegisterBesideWait: an FD closed and registered again (a reused
+// connection) while a Wait handles an event of its last registration. Wait looks the
+// FD up, checks its sequence number and takes its parked ops under its mutex;
+// Register reset the lists and the sequence number without it, which the race
+// detector reported as a race with takeParked (seen once in 30 runs of
+// iocontext's TestTryAcceptInto). Bounded: 3,000 registrations or 2 s.
+func TestReactiveReRegisterBesideWait(t *testing.T) {
+	be, _ := openReactive(t)
+	stop := make(chan struct{})
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := be.Wait(0, nil); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	f := new(FD)
+	deadline := time.Now().Add(2 * time.Second)
+	for i := 0; i < 3000 && time.Now().Before(deadline); i++ {
+		a, b := socketpair(t)
+		if err := be.Register(f, a); err != nil {
+			t.Fatal(err)
+		}
+		unix.Write(b, []byte{1}) // an event for this registration
+		if err := be.Close(f); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(b)
+	}
+	close(stop)
+	<-waited
+}
