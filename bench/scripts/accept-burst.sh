@@ -55,11 +55,7 @@ port=17900
 # run NAME: one run; prints "p50 p99 max within_1s failed overflows".
 run() {
   start "$1" "$port"
-  for _ in $(seq 50); do
-    [ -s "$tmp/server.log" ] && break
-    sleep 0.1
-  done
-  sleep 0.2
+  started
   taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$port" -conns "$lconns" -size "$size" -depth "$depth" \
     -warmup 1s -duration 8s -server-pid "$spid" -json >"$tmp/load.json" &
   local lp=$!

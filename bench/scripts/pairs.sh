@@ -77,11 +77,7 @@ port=17800
 # run NAME SIZE CONNS DEPTH: one measured run; prints "cpu user/sys p99" (µs per message, µs).
 run() {
   start "$1" "$port"
-  for _ in $(seq 50); do
-    [ -s "$tmp/server.log" ] && break
-    sleep 0.1
-  done
-  sleep 0.2
+  started
   taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$port" -conns "$3" -size "$2" -depth "$4" \
     -warmup 1s -duration "${window}s" -server-pid "$spid" -json >"$tmp/load.json"
   kill -TERM "$spid"
@@ -96,11 +92,7 @@ both() {
   local pa=$port pb=$((port + 1)) sa sb la lb
   start "$1" "$pa" && sa=$spid && mv "$tmp/server.log" "$tmp/server-a.log"
   start "$2" "$pb" && sb=$spid
-  for _ in $(seq 50); do
-    [ -s "$tmp/server.log" ] && [ -s "$tmp/server-a.log" ] && break
-    sleep 0.1
-  done
-  sleep 0.2
+  started "$tmp/server-a.log" "$tmp/server.log"
   taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$pa" -conns "$4" -size "$3" -depth "$5" \
     -warmup 1s -duration "${window}s" -server-pid "$sa" -json >"$tmp/load-a.json" &
   la=$!

@@ -72,11 +72,7 @@ port=17900
 profile() {
   port=$((port + 1))
   start "$1" "$port"
-  for _ in $(seq 50); do
-    [ -s "$tmp/server.log" ] && break
-    sleep 0.1
-  done
-  sleep 0.2
+  started
   local total=$((window + 2))
   taskset -c 1 "$tmp/echoload" -addr "127.0.0.1:$port" -conns "$conns" -size "$size" -depth "$depth" \
     -warmup 1s -duration "${total}s" -server-pid "$spid" -json >"$tmp/load-$1-$2.json" &

@@ -57,3 +57,16 @@ start() {
   env "${env[@]}" GOMAXPROCS=1 taskset -c 0 "${cmd[@]}" -addr "127.0.0.1:$2" >"$tmp/server.log" 2>&1 &
   spid=$!
 }
+
+# started [LOG...]: waits until the server logs (default tmp/server.log) say something,
+# up to 5 s each, then 0.2 s more for the listener to settle.
+started() {
+  local log
+  for log in "${@:-$tmp/server.log}"; do
+    for _ in $(seq 50); do
+      [ -s "$log" ] && break
+      sleep 0.1
+    done
+  done
+  sleep 0.2
+}
