@@ -177,18 +177,18 @@ func allocsAsyncWriteSome(t *testing.T, ctx *iocontext.Context) {
 
 func TestAllocsAsyncAccept(t *testing.T) { eachAllocBackend(t, allocsAsyncAccept) }
 
-func allocsAsyncAccept(t *testing.T, ctx *iocontext.Context) {
+// acceptTarget listens on loopback for an accept allocation test and returns the
+// listener and a dial that connects one raw client to it, allocating nothing; the
+// caller closes the client.
+func acceptTarget(t *testing.T, ctx *iocontext.Context) (*iocontext.TCPListener, func() int) {
 	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	ta := ln.Addr().(*net.TCPAddr)
 	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
-	conn := iocontext.NewTCPConn(ctx)
-	done := make(chan error)
-	h := func(err error) { done <- err }
-	allocs := testing.AllocsPerRun(500, func() {
+	return ln, func() int {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -196,6 +196,17 @@ func allocsAsyncAccept(t *testing.T, ctx *iocontext.Context) {
 		if err := unix.Connect(fd, sa); err != nil {
 			t.Fatal(err)
 		}
+		return fd
+	}
+}
+
+func allocsAsyncAccept(t *testing.T, ctx *iocontext.Context) {
+	ln, dial := acceptTarget(t, ctx)
+	conn := iocontext.NewTCPConn(ctx)
+	done := make(chan error)
+	h := func(err error) { done <- err }
+	allocs := testing.AllocsPerRun(500, func() {
+		fd := dial()
 		ln.AsyncAcceptInto(conn, h)
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -212,22 +223,10 @@ func allocsAsyncAccept(t *testing.T, ctx *iocontext.Context) {
 func TestAllocsTryAcceptInto(t *testing.T) { eachAllocBackend(t, allocsTryAcceptInto) }
 
 func allocsTryAcceptInto(t *testing.T, ctx *iocontext.Context) {
-	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ta := ln.Addr().(*net.TCPAddr)
-	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
+	ln, dial := acceptTarget(t, ctx)
 	conn := iocontext.NewTCPConn(ctx)
 	allocs := testing.AllocsPerRun(500, func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Connect(fd, sa); err != nil {
-			t.Fatal(err)
-		}
+		fd := dial()
 		for deadline := time.Now().Add(waitLimit); ; {
 			err := ln.TryAcceptInto(conn)
 			if err == nil {
