@@ -54,6 +54,24 @@ func dialer(t *testing.T, addr *net.TCPAddr) func() {
 	}
 }
 
+// tryAcceptSoon makes accept TryNow calls on lf until one has a result, reaping
+// between them, for up to 5 s.
+func tryAcceptSoon(t *testing.T, u *uringBackend, lf *FD) *Op {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		try := &Op{Kind: OpAccept, FD: lf}
+		if u.TryNow(try) {
+			return try
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("TryNow never took the waiting connection")
+		}
+		if _, err := u.Wait(time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestUringAcceptAfterBacklogCap: connections arriving while no accept waits fill the
 // multishot accept's backlog up to its cap, where the backlog's own cancel ends the
 // request. An accept that starts waiting before that cancel's completion is reaped
@@ -186,18 +204,7 @@ func TestUringTryAcceptTakesTheBacklogFirst(t *testing.T) {
 	u.Cancel(lf)
 	reap(t, u, 20*time.Millisecond)
 	dial()
-	var got *Op
-	for deadline := time.Now().Add(5 * time.Second); got == nil; {
-		try := &Op{Kind: OpAccept, FD: lf}
-		if u.TryNow(try) {
-			got = try
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("TryNow never took the connection in the listen queue")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	got := tryAcceptSoon(t, u, lf)
 	if got.Err != nil || got.N < 0 {
 		t.Fatalf("TryNow with a connection in the listen queue = (%d, %v)", got.N, got.Err)
 	}
@@ -235,20 +242,7 @@ func TestUringTryAcceptHandsOutTheStoredError(t *testing.T) {
 	if !u.TryNow(try) || !errors.Is(try.Err, unix.EMFILE) {
 		t.Fatalf("TryNow with an error stored = (%v, %d, %v); want EMFILE", try.Err == nil, try.N, try.Err)
 	}
-	var got *Op
-	for deadline := time.Now().Add(5 * time.Second); got == nil; {
-		try := &Op{Kind: OpAccept, FD: lf}
-		if u.TryNow(try) {
-			got = try
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("TryNow never took the waiting connection")
-		}
-		if _, err := u.Wait(time.Millisecond, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	got := tryAcceptSoon(t, u, lf)
 	if got.Err != nil || got.N < 0 {
 		t.Fatalf("TryNow after the stored error = (%d, %v); want the waiting connection", got.N, got.Err)
 	}
