@@ -53,7 +53,8 @@ bench:
 
 # The whole matrix (64 B and 4 KiB, 100 and 1,000 connections, depth 1 and 16, skew at
 # 100 and 1,000 connections, idle memory at 10,000 and 19,000, HTTP at 100 and 1,000;
-# 2 s warmup, 10 s window, A B B A); about 50 minutes on a quiet machine.
+# 2 s warmup, 10 s window, A B B A, then four pairs of coio against each
+# configuration's best peer); about 75 minutes on a quiet machine.
 bench-full:
 	bench/scripts/matrix.sh --preset full
 

@@ -3,7 +3,7 @@
 // a new directory under -out.
 //
 //	benchmatrix -bin DIR -preset short            # what `make bench` runs, ~3 min
-//	benchmatrix -bin DIR -preset full             # the whole matrix, ~50 min
+//	benchmatrix -bin DIR -preset full             # the whole matrix, ~75 min
 //	benchmatrix -bin DIR -preset short -dry-run   # the plan and its time
 //	benchmatrix -report RUNDIR                    # redo the report and charts
 //
@@ -16,6 +16,11 @@
 //	idle  (c) memory per idle connection at 10,000 and 19,000 connections
 //	      (idleconns), with the kernel's socket memory apart and 1,000,000 projected
 //	http  (d) HTTP/1.1 plaintext with wrk -t1 on CPU 1, server on CPU 0
+//
+// After the matrix, coio runs again against the best peer of each echo, skew and
+// HTTP configuration in -pairs interleaved pairs (coio then the peer, then the peer
+// then coio), since one run per server ranks nothing closer than 20–30% on a machine
+// whose speed drifts between minutes. The summary ranks by their median ratio.
 //
 // -bin names the directory holding the servers and generators
 // (bench/scripts/matrix.sh builds them there): coio-echo, coio-echo-coro, coio-http,
@@ -39,6 +44,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,7 +57,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchmatrix: ")
 	var (
-		presetName = flag.String("preset", "short", "short (every scenario, a subset of configurations, ~3 min) or full (~50 min)")
+		presetName = flag.String("preset", "short", "short (every scenario, a subset of configurations, then pairs: ~3 min) or full (~75 min)")
 		binDir     = flag.String("bin", "", "directory with the built servers and generators")
 		outDir     = flag.String("out", "results", "directory in which the run's directory matrix-<UTC date> is made")
 		scenarios  = flag.String("scenarios", "echo,skew,idle,http", "scenarios to run")
@@ -65,6 +71,7 @@ func main() {
 		commit     = flag.String("commit", "unknown", "coio commit the servers were built from")
 		quietPct   = flag.Float64("quiet-pct", 10, "machine busy % of one core above which it is not quiet before a run")
 		timeout    = flag.Duration("timeout", 3*time.Hour, "bound on the whole matrix")
+		pairs      = flag.Int("pairs", -1, "pairs of coio against the best peer per configuration after the matrix (-1: the preset's, 0: none)")
 		dryRun     = flag.Bool("dry-run", false, "print the plan and its estimated time, run nothing")
 		reportDir  = flag.String("report", "", "only (re)write results.md and the charts of this run directory from its results.jsonl")
 	)
@@ -88,6 +95,9 @@ func main() {
 	}
 	if *reps > 0 {
 		p.reps = *reps
+	}
+	if *pairs >= 0 {
+		p.pairs = *pairs
 	}
 	if *idleSteps != "" {
 		steps, err := parseSteps(*idleSteps)
@@ -118,11 +128,18 @@ func main() {
 	for _, j := range jobs {
 		total += estimate(p, j)
 	}
+	later := pairPlan(p, scs)
+	if !slices.Contains(echoList, pairA) {
+		later = nil
+	}
+	for _, j := range later {
+		total += estimate(p, j)
+	}
 	if *dryRun {
-		for i, j := range jobs {
+		for i, j := range append(jobs, later...) {
 			fmt.Printf("%3d  %s  (~%v)\n", i+1, j, estimate(p, j).Round(100*time.Millisecond))
 		}
-		fmt.Printf("%d runs, about %v\n", len(jobs), total.Round(time.Second))
+		fmt.Printf("%d runs, about %v\n", len(jobs)+len(later), total.Round(time.Second))
 		return
 	}
 	if *binDir == "" {
@@ -149,9 +166,9 @@ func main() {
 	}
 	d := &driver{
 		p: p, bin: bin, dir: dir, port: *port, commit: *commit, quietPct: *quietPct,
-		machine: machine(), started: time.Now(),
+		machine: machine(), started: time.Now(), pairA: pairA,
 	}
-	log.Printf("%d runs, about %v; results in %s", len(jobs), total.Round(time.Second), dir)
+	log.Printf("%d runs, about %v; results in %s", len(jobs)+len(later), total.Round(time.Second), dir)
 	if err := d.runAll(ctx, jobs); err != nil {
 		log.Print(err)
 	}
@@ -212,10 +229,18 @@ type driver struct {
 	quietPct float64
 	machine  results.Machine
 	started  time.Time
+	pairA    string // the server the pairs after the matrix are for; "" for none
 	run      int
 	out      *os.File
+	rows     []results.Row // the matrix's rows so far, to choose the pairs' peers
 }
 
+// pairA is the server whose figures the pairs after the matrix rank against the
+// best peer's: examples/echo as it comes.
+const pairA = "coio"
+
+// runAll runs the jobs, then the pairs of d.pairA against the best peer of each
+// configuration (none when the preset asks for none).
 func (d *driver) runAll(ctx context.Context, jobs []job) error {
 	f, err := os.Create(filepath.Join(d.dir, "results.jsonl"))
 	if err != nil {
@@ -223,9 +248,24 @@ func (d *driver) runAll(ctx context.Context, jobs []job) error {
 	}
 	defer f.Close()
 	d.out = f
-	for _, j := range jobs {
+	if err := d.runJobs(ctx, jobs, 0); err != nil {
+		return err
+	}
+	if d.pairA == "" || d.p.pairs == 0 {
+		return nil
+	}
+	later := pairJobs(d.p, d.pairA, d.rows)
+	if len(later) > 0 {
+		log.Printf("%d runs of %s against the best peers, in pairs", len(later), d.pairA)
+	}
+	return d.runJobs(ctx, later, len(jobs))
+}
+
+// runJobs runs jobs and writes their rows; done is how many ran before them.
+func (d *driver) runJobs(ctx context.Context, jobs []job, done int) error {
+	for i, j := range jobs {
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopped after %d of %d runs: %w", d.run, len(jobs), context.Cause(ctx))
+			return fmt.Errorf("stopped after %d of %d runs: %w", done+i, done+len(jobs), context.Cause(ctx))
 		}
 		d.run++
 		row := d.runJob(ctx, j)
@@ -233,10 +273,15 @@ func (d *driver) runAll(ctx context.Context, jobs []job) error {
 		if err != nil {
 			return err
 		}
-		if _, err := f.Write(append(b, '\n')); err != nil {
+		if _, err := d.out.Write(append(b, '\n')); err != nil {
 			return err
 		}
-		progress(d.run, len(jobs), j, row)
+		var r results.Row
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		d.rows = append(d.rows, r)
+		progress(done+i+1, done+len(jobs), j, row)
 	}
 	return nil
 }
@@ -288,13 +333,7 @@ func (d *driver) runJob(ctx context.Context, j job) map[string]any {
 	if j.scenario == results.HTTP {
 		sp = httpServers[j.server]
 	}
-	row := map[string]any{
-		"scenario": j.scenario, "server": j.server, "rep": j.rep, "run": d.run,
-		"preset": d.p.name, "layout": l.name, "commit": d.commit, "machine": d.machine,
-		"go_version": runtime.Version(), "date": time.Now().UTC().Format(time.RFC3339),
-		"conns": j.conns, "size": j.size, "depth": j.depth,
-		"warmup_s": d.p.warmup.Seconds(), "window_s": d.p.window.Seconds(),
-	}
+	row := d.baseRow(j, j.server, l)
 	fail := func(err error) map[string]any {
 		row["error"] = err.Error()
 		return row
@@ -326,12 +365,33 @@ func (d *driver) runJob(ctx context.Context, j job) map[string]any {
 		}
 		return fail(err)
 	}
+	merge(row, got)
+	return row
+}
+
+// baseRow is the matrix's own fields of a run of server.
+func (d *driver) baseRow(j job, server string, l layout) map[string]any {
+	row := map[string]any{
+		"scenario": j.scenario, "server": server, "rep": j.rep, "run": d.run,
+		"preset": d.p.name, "layout": l.name, "commit": d.commit, "machine": d.machine,
+		"go_version": runtime.Version(), "date": time.Now().UTC().Format(time.RFC3339),
+		"conns": j.conns, "size": j.size, "depth": j.depth,
+		"warmup_s": d.p.warmup.Seconds(), "window_s": d.p.window.Seconds(),
+	}
+	if j.pair > 0 {
+		row["pair"], row["pair_a"], row["pair_b"] = j.pair, j.a, j.b
+	}
+	return row
+}
+
+// merge adds a generator's figures to a row; its own date, window and connections
+// replace the matrix's, the rest of the matrix's fields stand.
+func merge(row, got map[string]any) {
 	for k, v := range got {
 		if _, ours := row[k]; !ours || k == "date" || k == "window_s" || k == "warmup_s" || k == "conns" {
 			row[k] = v
 		}
 	}
-	return row
 }
 
 // quiet samples the machine until it is quiet (at most quietTries times).

@@ -25,13 +25,18 @@ func TestPresets(t *testing.T) {
 	// The short preset is what `make bench` runs: it must stay well under 5 minutes
 	// with the builds, and still cover every scenario and every server.
 	short := plan(presets["short"], all, defaultEcho, defaultHTTP)
+	pairs := pairPlan(presets["short"], all)
+	if len(pairs) == 0 {
+		t.Error("the short preset runs no pairs")
+	}
+	short = append(short, pairs...)
 	var total time.Duration
 	seen := map[string]bool{}
 	for _, j := range short {
 		total += estimate(presets["short"], j)
 		seen[j.scenario+"/"+j.server] = true
 	}
-	if total > 150*time.Second {
+	if total > 210*time.Second {
 		t.Errorf("the short preset takes about %v", total)
 	}
 	for _, sc := range []string{results.Echo, results.Skew, results.Idle} {
@@ -161,16 +166,20 @@ func TestDriver(t *testing.T) {
 
 	p := preset{name: "test", warmup: 100 * time.Millisecond, window: 300 * time.Millisecond, reps: 1,
 		echo: [][3]int{{64, 10, 2}}, skew: []int{20}, idle: []int{20, 50}, idleSettle: 50 * time.Millisecond,
-		http: []int{4}, quiet: 10 * time.Millisecond, quietTries: 1}
+		http: []int{4}, quiet: 10 * time.Millisecond, quietTries: 1, pairs: 2}
+	// The pairs after the matrix, of gonet against a second gonet (the best, and only,
+	// peer that runs).
+	echoServers["gonet-b"] = echoServers["gonet"]
+	defer delete(echoServers, "gonet-b")
 	scenarios := []string{results.Echo, results.Skew, results.Idle}
 	_, err := exec.LookPath("wrk")
 	haveWrk := err == nil
 	if haveWrk {
 		scenarios = append(scenarios, results.HTTP)
 	}
-	jobs := plan(p, scenarios, []string{"gonet", "coio-uring", "asio"}, []string{"nethttp"})
+	jobs := plan(p, scenarios, []string{"gonet", "coio-uring", "asio", "gonet-b"}, []string{"nethttp"})
 	dir := t.TempDir()
-	d := &driver{p: p, bin: bin, dir: dir, port: 17900, commit: "test", quietPct: 100, machine: machine(), started: time.Now()}
+	d := &driver{p: p, bin: bin, dir: dir, port: 17900, commit: "test", quietPct: 100, machine: machine(), started: time.Now(), pairA: "gonet"}
 	if err := d.runAll(ctx, jobs); err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +192,29 @@ func TestDriver(t *testing.T) {
 	}
 	rows, err := results.Read(f)
 	f.Close()
-	if err != nil || len(rows) != len(jobs) {
-		t.Fatalf("%d rows for %d jobs: %v", len(rows), len(jobs), err)
+	// Two echo pairs and two skew pairs.
+	if err != nil || len(rows) != len(jobs)+8 {
+		t.Fatalf("%d rows for %d jobs and 8 runs in pairs: %v", len(rows), len(jobs), err)
+	}
+	for _, sc := range []string{results.Echo, results.Skew} {
+		key := [3]int{64, 10, 2}
+		if sc == results.Skew {
+			key = [3]int{64, 20, 1}
+		}
+		ps := results.Pairs(rows, sc, key)
+		if len(ps) != 2 {
+			t.Errorf("%s: %d pairs", sc, len(ps))
+			continue
+		}
+		for _, pr := range ps {
+			if pr.A.Server != "gonet" || pr.B.Server != "gonet-b" || pr.Ratio(func(r results.Row) float64 { return r.MsgsPerS }) <= 0 {
+				t.Errorf("%s pair %d: %s %s, msgs/s %v and %v (%s / %s)", sc, pr.N, pr.A.Server, pr.B.Server, pr.A.MsgsPerS, pr.B.MsgsPerS, pr.A.Error, pr.B.Error)
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil || !strings.Contains(string(md), "## Pairs") || !strings.Contains(string(md), "against gonet-b; gonet better in") {
+		t.Errorf("the report lacks the pairs (%v)", err)
 	}
 	for _, r := range rows {
 		if r.Commit != "test" || r.Machine.Cores == 0 || r.Date == "" {

@@ -23,12 +23,14 @@ type preset struct {
 	http       []int         // wrk connections
 	quiet      time.Duration // one /proc/stat sample before a run
 	quietTries int           // samples until the machine is quiet
+	pairs      int           // pairs of coio against the best peer per configuration, after the matrix
 }
 
 var presets = map[string]preset{
 	// short is what `make bench` runs: every scenario and every server, a subset of
-	// the configurations, short windows, one repetition. About 2 minutes of runs, so
-	// that with the installs and a cold build it stays under 5 minutes.
+	// the configurations, short windows, one repetition, then three pairs of coio
+	// against each configuration's best peer. Under 3 minutes of runs, so that with
+	// the installs and a cold build it stays under 5 minutes.
 	"short": {
 		name: "short", warmup: 300 * time.Millisecond, window: 1000 * time.Millisecond, reps: 1,
 		echo:       [][3]int{{64, 100, 1}, {4096, 1000, 16}},
@@ -37,9 +39,11 @@ var presets = map[string]preset{
 		idleSettle: 500 * time.Millisecond,
 		http:       []int{100},
 		quiet:      200 * time.Millisecond, quietTries: 1,
+		pairs: 3,
 	},
 	// full is the whole matrix of shared/BENCH.md and issue #8, with its warmup,
-	// window and repetitions (A B … B A). About 50 minutes.
+	// window and repetitions (A B … B A), then four pairs per configuration. About 75
+	// minutes.
 	"full": {
 		name: "full", warmup: 2 * time.Second, window: 10 * time.Second, reps: 2,
 		echo: [][3]int{
@@ -51,10 +55,11 @@ var presets = map[string]preset{
 		idleSettle: 2 * time.Second,
 		http:       []int{100, 1000},
 		quiet:      time.Second, quietTries: 3,
+		pairs: 4,
 	},
 }
 
-// job is one run of one server.
+// job is one run of one server, or of a pair at once.
 type job struct {
 	scenario string
 	server   string
@@ -63,9 +68,17 @@ type job struct {
 	conns    int
 	depth    int
 	steps    []int // idle
+
+	// A run of the pairs after the matrix: the pair's number (0 for the matrix's
+	// own runs) and its servers A (coio) and B (the best peer).
+	pair int
+	a, b string
 }
 
 func (j job) String() string {
+	if j.pair > 0 {
+		return fmt.Sprintf("pair %d %-4s %-10s: %s", j.pair, j.scenario, j.server, j.config())
+	}
 	switch j.scenario {
 	case results.Echo, results.Skew:
 		return fmt.Sprintf("%-4s %-10s rep %d: %s, %d conns, depth %d", j.scenario, j.server, j.rep, results.Bytes(j.size), j.conns, j.depth)
@@ -73,6 +86,58 @@ func (j job) String() string {
 		return fmt.Sprintf("%-4s %-10s rep %d: %v conns", j.scenario, j.server, j.rep, j.steps)
 	}
 	return fmt.Sprintf("%-4s %-10s rep %d: %d conns", j.scenario, j.server, j.rep, j.conns)
+}
+
+// config describes a job's configuration.
+func (j job) config() string {
+	switch j.scenario {
+	case results.Echo, results.Skew:
+		return fmt.Sprintf("%s, %d conns, depth %d", results.Bytes(j.size), j.conns, j.depth)
+	}
+	return fmt.Sprintf("%d conns", j.conns)
+}
+
+// pairJobs lists the pairs that follow the matrix: for each echo, skew and HTTP
+// configuration in which server a ran, p.pairs pairs of a against the best peer of
+// that configuration in the matrix's rows, one after the other, a first in odd pairs
+// and b first in even ones. They run as the matrix's runs do: two servers at once
+// (pairs.sh --together) would be more precise on this machine but is another regime,
+// half a core each, which favours the server that batches (coio on io_uring: 0.73 of
+// netpoll at 64 B × 100 × 1 at once, in a run whose matrix put it at 1.27).
+func pairJobs(p preset, a string, rows []results.Row) []job {
+	var jobs []job
+	for _, sc := range []string{results.Echo, results.Skew, results.HTTP} {
+		for _, g := range results.Groups(rows, sc) {
+			_, f, _, _ := results.Figure(sc)
+			b := results.BestPeer(g, a)
+			if b == "" || results.Of(g.Runs[a], f).N == 0 {
+				continue
+			}
+			for n := 1; n <= p.pairs; n++ {
+				j := job{scenario: sc, size: g.Key[0], conns: g.Key[1], depth: g.Key[2], pair: n, a: a, b: b, rep: n}
+				first, second := a, b
+				if n%2 == 0 {
+					first, second = b, a
+				}
+				j.server = first
+				jobs = append(jobs, j)
+				j.server = second
+				jobs = append(jobs, j)
+			}
+		}
+	}
+	return jobs
+}
+
+// pairPlan is what pairJobs will make, for the dry run and the time estimate, before
+// the matrix has said which peer is best: one peer per configuration.
+func pairPlan(p preset, scenarios []string) []job {
+	var rows []results.Row
+	for _, j := range plan(p, scenarios, []string{pairA, "best-peer"}, []string{pairA, "best-peer"}) {
+		rows = append(rows, results.Row{Scenario: j.scenario, Server: j.server, Size: j.size, Conns: j.conns, Depth: j.depth,
+			ServerUsPerMsg: 1, MsgsPerS: 1, Light: &results.Class{P99Us: 1}, RSSPerConn: 1})
+	}
+	return pairJobs(p, pairA, rows)
 }
 
 // order returns the servers' run order for reps repetitions: A B … then … B A.

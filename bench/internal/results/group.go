@@ -30,22 +30,25 @@ func (g *Group) Label() string {
 	return ""
 }
 
+// Key is the configuration a row belongs to.
+func (r Row) Key() [3]int {
+	if r.Scenario == Echo || r.Scenario == Skew {
+		return [3]int{r.Size, r.Conns, r.Depth}
+	}
+	return [3]int{0, r.Conns, 0}
+}
+
 // Groups returns the configurations of a scenario in order (size, conns, depth), each
-// with its servers in the order they first ran.
+// with its servers in the order they first ran. The runs of the pairs after the
+// matrix are not in them (Pairs has those).
 func Groups(rows []Row, scenario string) []*Group {
 	var gs []*Group
 	byKey := map[[3]int]*Group{}
 	for _, r := range rows {
-		if r.Scenario != scenario {
+		if r.Scenario != scenario || r.Pair > 0 {
 			continue
 		}
-		var k [3]int
-		switch scenario {
-		case Echo, Skew:
-			k = [3]int{r.Size, r.Conns, r.Depth}
-		case HTTP, Idle:
-			k = [3]int{0, r.Conns, 0}
-		}
+		k := r.Key()
 		g := byKey[k]
 		if g == nil {
 			g = &Group{Scenario: scenario, Key: k, Runs: map[string][]Row{}}
@@ -77,17 +80,7 @@ func Of(runs []Row, f func(Row) float64) Stat {
 			v = append(v, f(r))
 		}
 	}
-	if len(v) == 0 {
-		return Stat{}
-	}
-	slices.Sort(v)
-	s := Stat{Min: v[0], Max: v[len(v)-1], N: len(v)}
-	if len(v)%2 == 1 {
-		s.Median = v[len(v)/2]
-	} else {
-		s.Median = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	return s
+	return median(v)
 }
 
 // Format prints the median, with min–max when there are several repetitions.

@@ -92,14 +92,22 @@ func windowOf(rows []Row) float64 {
 }
 
 func repsOf(rows []Row) string {
-	reps := 0
+	reps, pairs := 0, 0
 	for _, r := range rows {
+		if r.Pair > 0 {
+			pairs = max(pairs, r.Pair)
+			continue
+		}
 		reps = max(reps, r.Rep)
 	}
-	if reps <= 1 {
-		return "one repetition per server"
+	s := "one repetition per server"
+	if reps > 1 {
+		s = fmt.Sprintf("%d repetitions per server in A B … B A order; medians with (min–max)", reps)
 	}
-	return fmt.Sprintf("%d repetitions per server in A B … B A order; medians with (min–max)", reps)
+	if pairs > 0 {
+		s += fmt.Sprintf("; then %d pairs of coio against each configuration's best peer", pairs)
+	}
+	return s
 }
 
 func seconds(s float64) string { return fmt.Sprintf("%g s", float64(int(s*10+0.5))/10) }
@@ -122,8 +130,10 @@ func best(g *Group, f func(Row) float64, lowerIsBetter bool) (string, float64) {
 	return name, val
 }
 
-// summaryLine is one row of the summary: coio's figure against the best peer's.
-func summaryLine(w io.Writer, scenario, config, figure string, g *Group, f func(Row) float64, lowerIsBetter bool, format func(float64) string) {
+// summaryLine is one row of the summary: coio's figure against the best peer's in
+// the matrix, and the median ratio of the pairs run after it.
+func summaryLine(w io.Writer, label string, g *Group, rows []Row) {
+	figure, f, lowerIsBetter, format := Figure(g.Scenario)
 	peer, pv := best(g, f, lowerIsBetter)
 	coio := "–"
 	ratio := "–"
@@ -132,10 +142,19 @@ func summaryLine(w io.Writer, scenario, config, figure string, g *Group, f func(
 		if st.N > 0 {
 			coio = format(st.Median)
 			if pv > 0 {
-				ratio = fmt.Sprintf("**%.2f**", st.Median/pv)
+				ratio = fmt.Sprintf("%.2f", st.Median/pv)
 			}
 		} else {
 			coio = "failed"
+		}
+	}
+	pairs := "–"
+	if ps := Pairs(rows, g.Scenario, g.Key); len(ps) > 0 {
+		st := StatOf(ps, f, lowerIsBetter)
+		if st.N == 0 {
+			pairs = fmt.Sprintf("failed (against %s)", st.B)
+		} else {
+			pairs = fmt.Sprintf("**%.2f** (%.2f–%.2f) against %s; %s better in %d of %d", st.Median, st.Min, st.Max, st.B, st.A, st.AWins, st.N)
 		}
 	}
 	var others []string
@@ -154,27 +173,22 @@ func summaryLine(w io.Writer, scenario, config, figure string, g *Group, f func(
 	if peer != "" {
 		peerCell = peer + " " + format(pv)
 	}
-	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", scenario, config, figure, coio, peerCell, ratio, strings.Join(others, " · "))
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label, g.Label(), figure, coio, peerCell, ratio, pairs, strings.Join(others, " · "))
 }
 
 func writeSummary(w io.Writer, rows []Row) {
 	fmt.Fprintf(w, "## Summary: coio against the best peer\n\n")
-	fmt.Fprintf(w, "coio is `examples/echo` (callback API; `examples/http -mode callback` for HTTP); the best peer is the one with the best median of that figure among gonet, gnet, nbio, netpoll, asio, asio-uring (HTTP: net/http, fasthttp, gnet). For the ratio, below 1 is better for coio except for HTTP req/s, where above 1 is.\n\n")
-	fmt.Fprintln(w, "| scenario | configuration | figure | coio | best peer | coio ÷ best peer | other coio variants |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---|")
-	for _, g := range Groups(rows, Echo) {
-		summaryLine(w, "(a) echo, 1 core", g.Label(), "server µs/msg", g, func(r Row) float64 { return r.ServerUsPerMsg }, true, Fixed(3))
-	}
-	for _, g := range Groups(rows, Skew) {
-		summaryLine(w, "(b) skew, 2 cores", g.Label(), "light p99 µs", g, lightP99, true, Sig)
-	}
-	for _, g := range Groups(rows, Idle) {
-		summaryLine(w, "(c) idle memory", g.Label(), "server RSS B/conn", g, func(r Row) float64 { return r.RSSPerConn }, true, Count)
-	}
-	for _, g := range Groups(rows, HTTP) {
-		summaryLine(w, "(d) HTTP, 1 core", g.Label(), "req/s", g, func(r Row) float64 { return r.MsgsPerS }, false, Count)
+	fmt.Fprintf(w, "coio is `examples/echo` (callback API; `examples/http -mode callback` for HTTP); the best peer is the one with the best median of that figure among gonet, gnet, nbio, netpoll, asio, asio-uring (HTTP: net/http, fasthttp, gnet). For the ratios, below 1 is better for coio except for HTTP req/s, where above 1 is. \"In the matrix\" divides the two servers' figures from the matrix's runs, which lie minutes apart; \"in pairs\" is the median ratio of the pairs run after the matrix (the section \"Pairs\" below), the figure to rank them by.\n\n")
+	fmt.Fprintln(w, "| scenario | configuration | figure | coio | best peer | coio ÷ best peer in the matrix | coio ÷ best peer in pairs: median (range) | other coio variants |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---|---|")
+	labels := map[string]string{Echo: "(a) echo, 1 core", Skew: "(b) skew, 2 cores", Idle: "(c) idle memory", HTTP: "(d) HTTP, 1 core"}
+	for _, sc := range Scenarios {
+		for _, g := range Groups(rows, sc) {
+			summaryLine(w, labels[sc], g, rows)
+		}
 	}
 	fmt.Fprintln(w)
+	writePairs(w, rows)
 }
 
 func lightP99(r Row) float64 {

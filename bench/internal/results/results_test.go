@@ -51,6 +51,48 @@ func sample() []Row {
 	}
 }
 
+// withPairs adds pairs after the matrix: two echo pairs (coio 0.9 and 1.1 of asio),
+// and an HTTP pair whose second run failed.
+func withPairs(rows []Row) []Row {
+	pair := func(scenario, server string, n int, f func(*Row)) Row {
+		return row(scenario, server, n, func(r *Row) {
+			r.Pair, r.PairA, r.PairB = n, "coio", map[string]string{Echo: "asio", HTTP: "fasthttp"}[scenario]
+			f(r)
+		})
+	}
+	us := func(v float64) func(*Row) { return func(r *Row) { r.ServerUsPerMsg, r.MsgsPerS = v, 1000 } }
+	return append(rows,
+		pair(Echo, "coio", 1, us(4.5)), pair(Echo, "asio", 1, us(5)),
+		pair(Echo, "coio", 2, us(5.5)), pair(Echo, "asio", 2, us(5)),
+		pair(HTTP, "coio", 1, func(r *Row) { r.MsgsPerS = 50000 }),
+		pair(HTTP, "fasthttp", 1, func(r *Row) { r.Error = "wrk completed no request" }),
+	)
+}
+
+func TestPairs(t *testing.T) {
+	rows := withPairs(sample())
+	// The pairs are not in the matrix's groups.
+	if g := Groups(rows, Echo)[0]; len(g.Runs["coio"]) != 1 || len(g.Runs["asio"]) != 2 {
+		t.Errorf("pairs in the groups: %d coio runs, %d asio runs", len(g.Runs["coio"]), len(g.Runs["asio"]))
+	}
+	if p := BestPeer(Groups(rows, Echo)[0], "asio"); p != "gonet" {
+		t.Errorf("BestPeer without asio = %q", p)
+	}
+	_, f, lower, _ := Figure(Echo)
+	ps := Pairs(rows, Echo, [3]int{64, 100, 1})
+	if len(ps) != 2 || ps[0].A.Server != "coio" || ps[1].B.Server != "asio" {
+		t.Fatalf("pairs %+v", ps)
+	}
+	st := StatOf(ps, f, lower)
+	if st.N != 2 || st.AWins != 1 || st.Median != 1 || st.Min != 0.9 || st.Max != 1.1 {
+		t.Errorf("stat %+v", st)
+	}
+	_, f, lower, _ = Figure(HTTP)
+	if st := StatOf(Pairs(rows, HTTP, [3]int{0, 100, 0}), f, lower); st.N != 0 || st.B != "fasthttp" {
+		t.Errorf("a pair with a failed run has a ratio: %+v", st)
+	}
+}
+
 func TestReadRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	for _, r := range sample() {
@@ -110,15 +152,18 @@ func TestGroupsAndStats(t *testing.T) {
 
 func TestWriteMarkdown(t *testing.T) {
 	var buf bytes.Buffer
-	WriteMarkdown(&buf, sample())
+	WriteMarkdown(&buf, withPairs(sample()))
 	md := buf.String()
 	for _, want := range []string{
 		"# coio against its peers (short preset)",
+		"medians with (min–max); then 2 pairs of coio against each configuration's best peer",
 		"Test CPU, 2 cores, Linux 6.1.0-test, 24 GiB",
-		"| (a) echo, 1 core | 64 B, 100 conns, depth 1 | server µs/msg | 5.000 | asio 5.000 | **1.00** | coio-uring failed |",
+		"| (a) echo, 1 core | 64 B, 100 conns, depth 1 | server µs/msg | 5.000 | asio 5.000 | 1.00 | **1.00** (0.90–1.10) against asio; coio better in 1 of 2 | coio-uring failed |",
 		"| (b) skew, 2 cores |", "| (c) idle memory | 19,000 idle conns | server RSS B/conn | 450 |",
-		"| (d) HTTP, 1 core | 100 conns | req/s | 50,000 | fasthttp 40,000 | **1.25** |",
-		"noisy (others 30%)", "**3 conns stalled** (1 never served)", "- Runs: 11, of which 2 failed and 1 were noisy", "**failed**: server exited before listening",
+		"| (d) HTTP, 1 core | 100 conns | req/s | 50,000 | fasthttp 40,000 | 1.25 | failed (against fasthttp) |",
+		"| echo | 64 B, 100 conns, depth 1 | 2 | server µs/msg | 5.500 | asio | 5.000 | 1.100 |",
+		"| http | 100 conns | 1 | req/s | 50,000 | fasthttp | failed | – |",
+		"noisy (others 30%)", "**3 conns stalled** (1 never served)", "- Runs: 17, of which 3 failed and 1 were noisy", "**failed**: server exited before listening",
 		"| **coio** | 19,000 | 450 |", "0.38 GiB",
 		"## Failed runs", "not implemented \\| yet",
 	} {

@@ -84,6 +84,12 @@ type Row struct {
 	Quiet         string  `json:"quiet"`
 	BusyBeforePct float64 `json:"busy_before_pct"`
 
+	// A run of the pairs that follow the matrix (pairs.go): the pair's number (0 for
+	// a run of the matrix itself) and its two servers.
+	Pair  int    `json:"pair"`
+	PairA string `json:"pair_a"`
+	PairB string `json:"pair_b"`
+
 	// Echo, skew and HTTP (for HTTP a message is a request).
 	Conns          int     `json:"conns"`
 	Size           int     `json:"size"`
