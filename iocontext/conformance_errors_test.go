@@ -194,7 +194,8 @@ func TestErrors_ErrorsAreGoErrors(t *testing.T) {
 
 func TestErrors_AcceptSurvivesTransient(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		t.Run("EMFILE", func(t *testing.T) { acceptSurvivesEMFILE(t, be) })
+		t.Run("EMFILE", func(t *testing.T) { acceptSurvivesEMFILE(t, be, false) })
+		t.Run("EMFILE/AsyncAcceptEach", func(t *testing.T) { acceptSurvivesEMFILE(t, be, true) })
 		t.Run("AbortedPeers", func(t *testing.T) { acceptSurvivesAbortedPeers(t, be) })
 	})
 }
@@ -202,8 +203,9 @@ func TestErrors_AcceptSurvivesTransient(t *testing.T) {
 // acceptSurvivesEMFILE runs the process out of descriptors for real (a lowered
 // RLIMIT_NOFILE, every free slot below it filled), connects a client, and checks that
 // the listener reports EMFILE to its handler, backs off instead of spinning while the
-// handler re-arms at once, and accepts again once descriptors are free.
-func acceptSurvivesEMFILE(t *testing.T, be backend) {
+// handler re-arms at once, and accepts again once descriptors are free. With each,
+// the handler is an AsyncAcceptEach loop's, which must go on after the errors.
+func acceptSurvivesEMFILE(t *testing.T, be backend, each bool) {
 	ctx := be.open(t)
 	startRunners(t, ctx, 1)
 	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
@@ -250,7 +252,9 @@ func acceptSurvivesEMFILE(t *testing.T, be backend) {
 			mu.Unlock()
 			conns <- c
 		}
-		ln.AsyncAccept(accept) // re-arm at once, as a naive server does
+		if !each {
+			ln.AsyncAccept(accept) // re-arm at once, as a naive server does
+		}
 	}
 	defer func() {
 		mu.Lock()
@@ -309,7 +313,11 @@ func acceptSurvivesEMFILE(t *testing.T, be backend) {
 	if _, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
 		t.Fatalf("descriptor table not full: open = %v", err)
 	}
-	ln.AsyncAccept(accept)
+	if each {
+		ln.AsyncAcceptEach(accept)
+	} else {
+		ln.AsyncAccept(accept)
+	}
 
 	if err := unix.Connect(clients[0], sa); err != nil {
 		t.Fatalf("connect: %v", err)

@@ -1,6 +1,7 @@
 package iocontext_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -146,6 +147,47 @@ func ExampleTCPListener_TryAccept() {
 	ctx.Run()
 	fmt.Printf("%d connections accepted by %d handler\n", accepted, handlers)
 	// Output: 3 connections accepted by 1 handler
+}
+
+// An accept loop for a server under load: the connections already waiting when an
+// accept completes are taken in the same turn, and the loop ends with one last call
+// when the listener closes.
+func ExampleTCPListener_AsyncAcceptEach() {
+	ctx, _ := iocontext.New()
+	defer ctx.Close()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	var clients []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	accepted := 0
+	ln.AsyncAcceptEach(func(c *iocontext.TCPConn, err error) {
+		switch {
+		case err == nil:
+			accepted++
+			c.Close() // a server would start reading here
+			if accepted == len(clients) {
+				ln.Close()
+			}
+		case errors.Is(err, iocontext.ErrAborted), errors.Is(err, net.ErrClosed):
+			fmt.Println("the loop ended:", errors.Is(err, net.ErrClosed))
+		default:
+			fmt.Println("accept:", err) // e.g. out of descriptors: the loop goes on
+		}
+	})
+	ctx.Run() // returns once the loop has ended and nothing else is left
+	fmt.Printf("%d connections accepted\n", accepted)
+	// Output:
+	// the loop ended: true
+	// 3 connections accepted
 }
 
 // An echo connection that reads into buffers lent by the Context: between messages it

@@ -265,9 +265,9 @@ func ListenTCP(c *Context, network, address string, opts ...ListenOption) (*TCPL
 //
 // h is queued behind every other handler, as any completion is, even when a
 // connection was already waiting. A server busy with many connections that accepts
-// again from h therefore takes one new connection per round of the queue; it should
-// first take those already waiting with TryAccept (see its example): a burst of 1,000
-// connections into a server busy with 1,000 others otherwise waited up to 5 s.
+// again from h therefore takes one new connection per round of the queue: a burst of
+// 1,000 connections into a server busy with 1,000 others waited up to 5 s that way.
+// AsyncAcceptEach is the loop that takes those already waiting (TryAccept) first.
 func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })

@@ -112,8 +112,8 @@ func ListenUnix(c *Context, path string, opts ...ListenOption) (*UnixListener, e
 
 // AsyncAccept accepts one connection and calls h with it or with the error; see
 // TCPListener.AsyncAccept for the handling of descriptor exhaustion, and for why an
-// accept loop takes the connections already waiting (TryAccept) before it accepts
-// again.
+// accept loop takes the connections already waiting (TryAccept, AsyncAcceptEach)
+// before it accepts again.
 func (l *UnixListener) AsyncAccept(h func(*UnixConn, error)) {
 	if !l.begin() {
 		l.c.later(func() { h(nil, ErrBusy) })

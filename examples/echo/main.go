@@ -36,10 +36,6 @@ import (
 	"github.com/coionet/coio/metrics"
 )
 
-// acceptDrain bounds the waiting connections one accept handler takes with
-// TryAccept, so that a flood of new connections still lets the queue move.
-const acceptDrain = 64
-
 // server counts the open connections so that a drain knows when it is over. It keeps
 // nothing per connection: the lent-buffer handlers (the default) take the connection
 // as an argument (AsyncReadLentConn, AsyncWriteLentConn), so two func values made once
@@ -173,31 +169,20 @@ func main() {
 	}
 	srv := newServer(ctx, ln, *lend, *bufSize)
 
-	// The accept loop takes the connection its accept brought, then those already
-	// waiting (TryAccept), and only then accepts again: each AsyncAccept's handler is
-	// queued behind every other, so a burst of new connections into a busy server
-	// accepted one per round took seconds (ARCHITECTURE.md, "Accept loops drain").
-	var accept func(*iocontext.TCPConn, error)
-	accept = func(conn *iocontext.TCPConn, err error) {
-		for i := 0; err == nil; i++ {
-			srv.start(conn)
-			if i == acceptDrain {
-				break
-			}
-			conn, err = ln.TryAccept()
-		}
+	// AsyncAcceptEach takes the connections already waiting (TryAccept) before it
+	// accepts again: each accept's handler is queued behind every other, so a burst of
+	// new connections into a busy server accepted one per round took seconds
+	// (ARCHITECTURE.md, "Accept loops drain").
+	ln.AsyncAcceptEach(func(conn *iocontext.TCPConn, err error) {
 		switch {
-		case err == nil, err == iocontext.ErrWouldBlock:
+		case err == nil:
+			srv.start(conn)
 		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
-			// The listener was closed: an accept in flight says ErrAborted (and
-			// net.ErrClosed), one started after the Close net.ErrClosed alone.
-			return
+			// The listener was closed: the loop has ended.
 		default:
-			log.Printf("echo: accept: %v", err) // e.g. out of descriptors: keep going
+			log.Printf("echo: accept: %v", err) // e.g. out of descriptors: the loop goes on
 		}
-		ln.AsyncAccept(accept)
-	}
-	ln.AsyncAccept(accept)
+	})
 
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("echo: listening on %v (backend %s, %d runners); try: printf 'hello\\n' | nc -q1 %s %s\n",

@@ -88,28 +88,18 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		// The accept loop takes the connections already waiting (TryAccept, up to 64)
-		// before it accepts again: each AsyncAccept's handler waits its turn behind
-		// every other handler.
-		var accept func(*iocontext.TCPConn, error)
-		accept = func(c *iocontext.TCPConn, err error) {
-			for i := 0; err == nil; i++ {
-				newConn(c).read()
-				if i == 64 {
-					break
-				}
-				c, err = ln.TryAccept()
-			}
+		// AsyncAcceptEach takes the connections already waiting before it accepts
+		// again: each accept's handler waits its turn behind every other handler.
+		ln.AsyncAcceptEach(func(c *iocontext.TCPConn, err error) {
 			switch {
-			case err == nil, err == iocontext.ErrWouldBlock:
+			case err == nil:
+				newConn(c).read()
 			case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
-				return // the listener was closed
+				// the listener was closed: the loop has ended
 			default:
-				log.Printf("http: accept: %v", err) // e.g. out of descriptors: keep going
+				log.Printf("http: accept: %v", err) // e.g. out of descriptors: the loop goes on
 			}
-			ln.AsyncAccept(accept)
-		}
-		ln.AsyncAccept(accept)
+		})
 		fmt.Printf("http: callback server listening on %v (backend %s); try: curl http://%v/\n", ln.Addr(), ctx.Backend().Kind, ln.Addr())
 		<-stop
 		ln.Close()
