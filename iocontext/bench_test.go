@@ -300,3 +300,50 @@ func BenchmarkEchoThroughput100Conns(b *testing.B) {
 		wg.Wait()
 	})
 }
+
+// BenchmarkTryWriteRead: a 64-byte TryWriteSome to the peer's socket and its
+// TryReadSome back, from a handler (as a coroutine's fast path runs), with the
+// Context's statistics on and off: what counting the Try operations costs.
+func BenchmarkTryWriteRead(b *testing.B) {
+	for _, stats := range []bool{true, false} {
+		b.Run(fmt.Sprintf("stats=%v", stats), func(b *testing.B) {
+			ctx := newContext(b, iocontext.WithStats(stats))
+			runInBackground(b, ctx, 1)
+			c, peer := connPair(b, ctx)
+			msg, buf := make([]byte, 64), make([]byte, 64)
+			done := make(chan error, 1)
+			b.ResetTimer()
+			ctx.Post(func() {
+				for range b.N {
+					if _, err := c.TryWriteSome(msg); err != nil {
+						done <- err
+						return
+					}
+					// The peer echoes with a plain syscall: the bytes are there when
+					// TryReadSome asks, on the loopback.
+					n, err := unix.Read(peer, buf)
+					if err != nil {
+						done <- err
+						return
+					}
+					unix.Write(peer, buf[:n])
+					for got := 0; got < n; {
+						m, err := c.TryReadSome(buf[got:])
+						if err == iocontext.ErrWouldBlock {
+							continue
+						}
+						if err != nil {
+							done <- err
+							return
+						}
+						got += m
+					}
+				}
+				done <- nil
+			})
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

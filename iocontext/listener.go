@@ -120,7 +120,9 @@ func (a *acceptor) tryAccept() (int, error) {
 	}
 	fd, err := op.N, op.Err
 	op.N, op.Err = 0, nil
-	if err = a.settle(err); err != nil {
+	err = a.settle(err)
+	a.c.countTry(proactor.OpAccept, err, false)
+	if err != nil {
 		return -1, err
 	}
 	return fd, nil

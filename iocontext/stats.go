@@ -64,6 +64,7 @@ const latencySample = 16
 type counters struct {
 	submitted  [NumOpKinds]atomic.Uint64
 	completed  [NumOpKinds]atomic.Uint64
+	immediate  [NumOpKinds]atomic.Uint64 // made on a Try fast path: submitted and completed, no handler
 	errs       [NumOpKinds][NumErrClasses]atomic.Uint64
 	waits      atomic.Uint64 // backend waits (epoll_wait), blocking or not
 	wakeups    atomic.Uint64 // wake-ups sent: an idle runner signalled, or the backend woken
@@ -78,9 +79,9 @@ type counters struct {
 
 // ownCounts are a runner's counts not yet added to its counters (owner only).
 type ownCounts struct {
-	submitted, completed [NumOpKinds]uint64
-	waits                uint64
-	dirty                bool // some count is not zero
+	submitted, completed, immediate [NumOpKinds]uint64
+	waits                           uint64
+	dirty                           bool // some count is not zero
 }
 
 // flush adds the runner's own counts to the counters Stats reads; the runner's
@@ -96,6 +97,9 @@ func (st *counters) flush() {
 		}
 		if o.completed[k] != 0 {
 			st.completed[k].Add(o.completed[k])
+		}
+		if o.immediate[k] != 0 {
+			st.immediate[k].Add(o.immediate[k])
 		}
 	}
 	if o.waits != 0 {
@@ -113,6 +117,30 @@ func (c *Context) countSubmitted(r *runner, k proactor.OpKind) {
 	}
 	r.st.own.submitted[k]++
 	r.st.own.dirty = true
+}
+
+// countTry counts an operation made on a Try fast path (no handler): started and
+// finished at once, on the calling goroutine's counters. A try that would block made
+// no operation and is not counted; its operation is counted when it is started.
+// eof marks a read that found the end of the stream (err is then the wrapped io.EOF).
+func (c *Context) countTry(k proactor.OpKind, err error, eof bool) {
+	if !c.stats {
+		return
+	}
+	var st *counters
+	if r := c.current(); r != nil {
+		st = r.st
+		st.own.immediate[k]++
+		st.own.dirty = true
+	} else {
+		st = &c.outside
+		st.immediate[k].Add(1)
+	}
+	if eof {
+		st.errs[k][ErrClassEOF].Add(1)
+	} else if err != nil {
+		st.errs[k][classify(err)].Add(1)
+	}
 }
 
 // classify returns the statistics class of an operation's error.
@@ -202,18 +230,19 @@ func (r *runner) countDone(op *proactor.Op, n int, err error, readEOF bool, sysc
 
 // Stats is a snapshot of what a Context has done, summed over its runners.
 //
-// Operations are counted by their handlers: one made on a Try fast path (TryReadSome,
-// TryWriteSome, TryAccept, …, which package coroutine's reads, writes and accepts use
-// while data or room is there) has none, and is counted in no Submitted, Completed or
-// Errors figure. A coroutine server's operation counts are therefore those of the
-// operations that suspended.
+// An operation made on a Try fast path (TryReadSome, TryWriteSome, TryReadLent,
+// TryAccept, …, which AsyncAcceptEach and package coroutine's reads, writes and
+// accepts use while data, room or a connection is there) has no handler: it counts in
+// Submitted, Completed and Errors, and in Immediate, but not in Handlers. A try that
+// would block is not an operation.
 type Stats struct {
 	Backend proactor.Info // the live backend and why it was chosen
 
 	Handlers  uint64                            // handlers run
 	Submitted [NumOpKinds]uint64                // operations started, by proactor.OpKind
-	Completed [NumOpKinds]uint64                // operations whose handler ran, by kind
-	Errors    [NumOpKinds][NumErrClasses]uint64 // completions with an error, by kind and class
+	Completed [NumOpKinds]uint64                // operations finished: their handler ran, or they were made on a Try fast path
+	Immediate [NumOpKinds]uint64                // of those, made on a Try fast path, without a handler
+	Errors    [NumOpKinds][NumErrClasses]uint64 // finished operations with an error, by kind and class
 	Latency   Histogram                         // completion queued → handler started (sampled)
 
 	QueueDepth    int     // handlers queued now (shared queue and runners' queues); a busy runner's share may read up to 7 high
@@ -257,9 +286,11 @@ func (c *Context) Stats() Stats {
 	var runNs, idleNs int64
 	for _, st := range all {
 		for k := range NumOpKinds {
-			s.Submitted[k] += st.submitted[k].Load()
-			s.Completed[k] += st.completed[k].Load()
-			s.Handlers += st.completed[k].Load() // every handler counts one completion
+			done, now := st.completed[k].Load(), st.immediate[k].Load()
+			s.Submitted[k] += st.submitted[k].Load() + now
+			s.Completed[k] += done + now
+			s.Immediate[k] += now
+			s.Handlers += done // every handler counts one completion
 			for e := range NumErrClasses {
 				s.Errors[k][e] += st.errs[k][e].Load()
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coionet/coio/iocontext"
 	"github.com/coionet/coio/proactor"
+	"golang.org/x/sys/unix"
 )
 
 func TestStatsCountEchoes(t *testing.T) {
@@ -148,4 +149,63 @@ func TestStatsExactWhileRunnerWaits(t *testing.T) {
 	g.Reset()
 	<-done
 	want(ctx.Stats(), "run returned")
+}
+
+// TestStatsCountTryOps: an operation made on a Try fast path counts as submitted,
+// completed and immediate (with its error class), not as a handler; a try that would
+// block counts nothing. From outside the runners and from a handler, on every backend.
+func TestStatsCountTryOps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		ctx := be.open(t)
+		startRunners(t, ctx, 1)
+		c, peer := connPair(t, ctx)
+		read, write := proactor.OpRead, proactor.OpWrite
+		st0 := ctx.Stats()
+		delta := func(st iocontext.Stats) (imm, done, sub [iocontext.NumOpKinds]uint64, handlers uint64) {
+			for k := range iocontext.NumOpKinds {
+				imm[k] = st.Immediate[k] - st0.Immediate[k]
+				done[k] = st.Completed[k] - st0.Completed[k]
+				sub[k] = st.Submitted[k] - st0.Submitted[k]
+			}
+			return imm, done, sub, st.Handlers - st0.Handlers
+		}
+
+		if _, err := c.TryReadSome(make([]byte, 8)); err != iocontext.ErrWouldBlock {
+			t.Fatalf("TryReadSome with nothing to read: %v", err)
+		}
+		unix.Write(peer, []byte("x"))
+		if b := readByte(t, c); b != 'x' {
+			t.Fatalf("read %q", b)
+		}
+		if n, err := c.TryWriteSome([]byte("y")); n != 1 || err != nil {
+			t.Fatalf("TryWriteSome = %d, %v", n, err)
+		}
+		imm, done, sub, handlers := delta(ctx.Stats())
+		if imm[read] != 1 || done[read] != 1 || sub[read] != 1 || imm[write] != 1 || done[write] != 1 || sub[write] != 1 || handlers != 0 {
+			t.Errorf("outside the runners: immediate %d/%d, completed %d/%d, submitted %d/%d (read/write), handlers %d; want 1 each and no handler",
+				imm[read], imm[write], done[read], done[write], sub[read], sub[write], handlers)
+		}
+
+		// From a handler: the runner's own counts, published when it waits again.
+		unix.Shutdown(peer, unix.SHUT_WR)
+		eof := make(chan error, 1)
+		ctx.Post(func() {
+			_, err := c.TryReadSome(make([]byte, 8))
+			for err == iocontext.ErrWouldBlock {
+				_, err = c.TryReadSome(make([]byte, 8))
+			}
+			eof <- err
+		})
+		if err := recv(t, eof, "the read of the end of the stream"); !errors.Is(err, io.EOF) {
+			t.Fatalf("TryReadSome after the peer's shutdown: %v; want io.EOF", err)
+		}
+		st := soonStats(t, ctx, func(st iocontext.Stats) bool { return st.Immediate[read]-st0.Immediate[read] == 2 })
+		imm, done, _, handlers = delta(st)
+		if imm[read] != 2 || done[read] != 2 || handlers != 1 {
+			t.Errorf("from a handler: immediate reads %d, completed %d, handlers %d; want 2, 2 and 1 (the posted one)", imm[read], done[read], handlers)
+		}
+		if e := st.Errors[read][iocontext.ErrClassEOF] - st0.Errors[read][iocontext.ErrClassEOF]; e != 1 {
+			t.Errorf("%d reads counted as the end of the stream; want 1", e)
+		}
+	})
 }

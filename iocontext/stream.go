@@ -647,10 +647,13 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 	if !ok {
 		return 0, ErrWouldBlock
 	}
-	if err == nil && n == 0 {
+	eof := err == nil && n == 0
+	if eof {
 		err = io.EOF
 	}
-	return n, s.mapErr("read", err)
+	err = s.mapErr("read", err)
+	s.c.countTry(proactor.OpRead, err, eof)
+	return n, err
 }
 
 // TryReadLent is TryReadSome for a lent read: it returns what AsyncReadLent's handler
@@ -674,11 +677,16 @@ func (s *stream) TryReadLent() (LentBuffer, error) {
 	case !ok:
 		return LentBuffer{}, ErrWouldBlock
 	case err == nil && n > 0 && b != nil:
+		s.c.countTry(proactor.OpRead, nil, false)
 		return LentBuffer{B: b[:n], c: s.c, id: id}, nil
-	case err == nil:
+	}
+	eof := err == nil
+	if eof {
 		err = io.EOF
 	}
-	return LentBuffer{}, s.mapErr("read", err)
+	err = s.mapErr("read", err)
+	s.c.countTry(proactor.OpRead, err, eof)
+	return LentBuffer{}, err
 }
 
 // TryWriteSome writes from b now, on the calling goroutine, as much as the socket
@@ -705,7 +713,9 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 	if !ok {
 		return 0, ErrWouldBlock
 	}
-	return n, s.mapErr("write", err)
+	err = s.mapErr("write", err)
+	s.c.countTry(proactor.OpWrite, err, false)
+	return n, err
 }
 
 // AsyncWriteSome writes from b and calls h with the number of bytes written, which may

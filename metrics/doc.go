@@ -8,6 +8,6 @@
 // connect, read, write, timer, post) and the error class (eof, reset, aborted,
 // timeout, other) — never anything per connection. Several Contexts can be served by
 // one handler; their metrics are told apart by a "context" label. The operation counts
-// leave out operations made on a Try fast path, such as a coroutine's reads that find
-// data waiting (see iocontext.Stats).
+// include operations made at once on a Try fast path, such as a coroutine's reads that
+// find data waiting; coio_ops_immediate_total counts those apart (see iocontext.Stats).
 package metrics

@@ -20,7 +20,7 @@ type Collector struct {
 	ctx   *iocontext.Context
 	label prometheus.Labels
 
-	info, handlers, submitted, completed, errors                 *prometheus.Desc
+	info, handlers, submitted, completed, immediate, errors      *prometheus.Desc
 	queue, runners, busy, idle, waits, wakeups, syscalls, enters *prometheus.Desc
 	streams, listeners, timers, latency                          *prometheus.Desc
 	offloadBusy, offloadQueued                                   *prometheus.Desc
@@ -38,8 +38,9 @@ func newCollector(ctx *iocontext.Context, label prometheus.Labels) *Collector {
 		label:         label,
 		info:          d("backend_info", "The live backend (always 1), and why it was chosen.", "backend", "reason"),
 		handlers:      d("handlers_total", "Handlers run."),
-		submitted:     d("ops_submitted_total", "Asynchronous operations started, by kind.", "kind"),
-		completed:     d("ops_completed_total", "Asynchronous operations whose handler ran, by kind.", "kind"),
+		submitted:     d("ops_submitted_total", "Operations started, by kind.", "kind"),
+		completed:     d("ops_completed_total", "Operations finished (their handler ran, or they were made at once on a Try fast path), by kind.", "kind"),
+		immediate:     d("ops_immediate_total", "Of the finished operations, those made at once on a Try fast path, without a handler (coroutine reads and writes that found data or room, accepts of waiting connections), by kind.", "kind"),
 		errors:        d("op_errors_total", "Completed operations that ended with an error, by kind and class.", "kind", "class"),
 		queue:         d("handler_queue_depth", "Handlers queued and not yet run."),
 		runners:       d("runners", "Goroutines inside a run call."),
@@ -60,7 +61,7 @@ func newCollector(ctx *iocontext.Context, label prometheus.Labels) *Collector {
 
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.info, c.handlers, c.submitted, c.completed, c.errors,
+	for _, d := range []*prometheus.Desc{c.info, c.handlers, c.submitted, c.completed, c.immediate, c.errors,
 		c.queue, c.runners, c.busy, c.idle, c.waits, c.wakeups, c.syscalls, c.enters,
 		c.streams, c.listeners, c.timers, c.latency, c.offloadBusy, c.offloadQueued} {
 		ch <- d
@@ -81,6 +82,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range opKinds {
 		counter(c.submitted, float64(s.Submitted[k]), k.String())
 		counter(c.completed, float64(s.Completed[k]), k.String())
+		counter(c.immediate, float64(s.Immediate[k]), k.String())
 		for e := iocontext.ErrClass(0); e < iocontext.NumErrClasses; e++ {
 			counter(c.errors, float64(s.Errors[k][e]), k.String(), e.String())
 		}
