@@ -22,13 +22,15 @@ const acceptDrain = 64
 // h gets (nil, err) for an accept error the loop survives, such as running out of
 // descriptors (the next accept then backs off, as AsyncAccept's doc says), and the
 // loop goes on. The loop ends when the listener is closed, with one last call
-// h(nil, err), err matching ErrAborted or net.ErrClosed. Cancel ends it the same way
-// when it finds the loop's accept in flight; like any Cancel it aborts only what is
-// in flight, so one made from another goroutine while h runs may come before the
-// loop accepts again and miss it (Close cannot be missed). The loop also ends, with
-// h(nil, ErrBusy), if another accept is in flight on the listener, now or later: it
-// must be the listener's only acceptor. A panic in h leaves the run call as any
-// handler's does, and the loop goes on accepting.
+// h(nil, err): err matches net.ErrClosed and ErrAborted, or is ErrContextClosed when
+// the Context closed with a connection already accepted. Cancel ends it with
+// ErrAborted when it finds the loop's accept in flight; like any Cancel it aborts
+// only what is in flight, so one made while h runs (from h, or from another
+// goroutine) comes before the loop accepts again and misses it: Close is the end
+// that cannot be missed. The loop also ends, with h(nil, ErrBusy), if another accept
+// is in flight on the listener, now or later: it must be the listener's only
+// acceptor. A panic in h leaves the run call as any handler's does, and the loop goes
+// on accepting. With SetExecutor, every call of h runs through the executor.
 func (l *TCPListener) AsyncAcceptEach(h func(*TCPConn, error)) {
 	acceptEach(l.AsyncAccept, l.TryAccept, h)
 }
@@ -61,7 +63,7 @@ func acceptEach[C any](accept func(func(C, error)), try func() (C, error), h fun
 		if errors.Is(err, ErrWouldBlock) {
 			return
 		}
-		if errors.Is(err, ErrAborted) || errors.Is(err, net.ErrClosed) || errors.Is(err, ErrBusy) {
+		if errors.Is(err, ErrAborted) || errors.Is(err, net.ErrClosed) || errors.Is(err, ErrContextClosed) || errors.Is(err, ErrBusy) {
 			again = false
 		}
 		var none C

@@ -267,52 +267,8 @@ func acceptSurvivesEMFILE(t *testing.T, be backend, each bool) {
 	// Run out of descriptors. The first accept starts only then: io_uring reads the
 	// descriptor limit when a request is submitted (an accept armed earlier would
 	// still allocate up to the old limit), so the limit is lowered first.
-	var orig syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
-		t.Fatal(err)
-	}
-	fds := openFDs()
-	if fds == nil {
-		t.Skip("cannot list this process's descriptors")
-	}
-	highest := 0
-	for fd := range fds {
-		highest = max(highest, fd)
-	}
-	lim := orig
-	setLimit(&lim.Cur, highest+1+16)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
-	}
-	var fillers []int
-	restored := false
-	restore := func() {
-		if restored {
-			return
-		}
-		restored = true
-		for _, fd := range fillers {
-			unix.Close(fd)
-		}
-		fillers = nil
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
-			t.Errorf("restoring RLIMIT_NOFILE: %v", err)
-		}
-	}
+	restore := exhaustFDs(t)
 	defer restore()
-	for range lim.Cur {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == unix.EMFILE {
-			break
-		}
-		if err != nil {
-			t.Fatalf("filling the descriptor table: %v", err)
-		}
-		fillers = append(fillers, fd)
-	}
-	if _, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
-		t.Fatalf("descriptor table not full: open = %v", err)
-	}
 	if each {
 		ln.AsyncAcceptEach(accept)
 	} else {
@@ -421,3 +377,59 @@ func acceptSurvivesAbortedPeers(t *testing.T, be backend) {
 
 // setLimit sets an rlimit field, whose type is uint64 on Linux and int64 on some BSDs.
 func setLimit[T int64 | uint64](field *T, v int) { *field = T(v) }
+
+// exhaustFDs runs the process out of descriptors for real: a lowered RLIMIT_NOFILE,
+// every free slot below it filled. The function it returns (also safe to call twice,
+// and to defer) frees them and restores the limit. It skips the test where the
+// descriptors cannot be listed or the limit cannot be lowered.
+func exhaustFDs(t *testing.T) (restore func()) {
+	t.Helper()
+	var orig syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	fds := openFDs()
+	if fds == nil {
+		t.Skip("cannot list this process's descriptors")
+	}
+	highest := 0
+	for fd := range fds {
+		highest = max(highest, fd)
+	}
+	lim := orig
+	setLimit(&lim.Cur, highest+1+16)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
+	}
+	var fillers []int
+	restored := false
+	restore = func() {
+		if restored {
+			return
+		}
+		restored = true
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+		fillers = nil
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
+			t.Errorf("restoring RLIMIT_NOFILE: %v", err)
+		}
+	}
+	for range lim.Cur {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EMFILE {
+			break
+		}
+		if err != nil {
+			restore()
+			t.Fatalf("filling the descriptor table: %v", err)
+		}
+		fillers = append(fillers, fd)
+	}
+	if _, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
+		restore()
+		t.Fatalf("descriptor table not full: open = %v", err)
+	}
+	return restore
+}

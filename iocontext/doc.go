@@ -22,9 +22,10 @@
 //
 // Because a handler waits its turn behind every other, an accept loop under load
 // takes the connections already waiting (TryAccept, TryAcceptInto) before it accepts
-// again, as AsyncAcceptEach does; one AsyncAccept per connection takes a burst of new
-// connections one per round of the queue. The Try forms (TryReadSome, TryWriteSome, TryAccept, …) do the
-// operation now, on the calling goroutine, or say ErrWouldBlock.
+// again, as AsyncAcceptEach does; one AsyncAccept per connection takes a burst of
+// new connections one per round of the queue. The Try forms (TryReadSome,
+// TryWriteSome, TryAccept, …) do the operation now, on the calling goroutine, or say
+// ErrWouldBlock.
 //
 // Streams allow one read and one write in flight at a time (a second one fails with
 // ErrBusy); a read and a write may overlap. AsyncReadLent reads into a buffer the

@@ -47,6 +47,10 @@ func (a *acceptor) openAcceptor(c *Context, fd int, netw string, kind acceptorKi
 	}
 	a.c, a.netw, a.kind = c, netw, kind
 	a.aop = proactor.Op{Kind: proactor.OpAccept, FD: &a.fd, Done: a.acceptDone}
+	// Made now, not at the first back-off: Close and Cancel read it from any
+	// goroutine, and a field set later by a runner would race with them.
+	a.retry = NewTimer(c)
+	a.retryWait = a.backoffDone
 	if sa, err := unix.Getsockname(fd); err == nil {
 		a.addr = sockaddrToAddr(sa)
 		if ua, ok := a.addr.(*net.UnixAddr); ok {
@@ -74,12 +78,13 @@ func (a *acceptor) submit() {
 	c := a.c
 	c.addWork()
 	if a.retryAt != 0 && c.now() < a.retryAt && !a.fd.Closing() {
-		if a.retry == nil {
-			a.retry = NewTimer(c)
-			a.retryWait = a.backoffDone
-		}
 		a.retry.ExpiresAt(c.epoch.Add(timeDuration(a.retryAt)))
 		a.retry.AsyncWait(a.retryWait)
+		if a.fd.Closing() {
+			// A Close between the check above and the wait found no wait to
+			// cancel: end it now rather than at the back-off's end (up to 1 s).
+			a.retry.Cancel()
+		}
 		return
 	}
 	c.submit(&a.aop)
@@ -128,15 +133,19 @@ func (a *acceptor) tryAccept() (int, error) {
 	return fd, nil
 }
 
-// settle records what one accept's result means for the back-off (a success ends
-// it; running out of descriptors or memory starts or doubles it) and returns the
-// error as the listener's user sees it.
+// settle records what one accept's result means for the back-off and returns the
+// error as the listener's user sees it. A success ends the back-off; a failure other
+// than a cancel or a close starts or doubles it: running out of descriptors or
+// memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) most often, but any error the kernel may
+// give again at once (EPERM from a security module, EPROTO) would make a loop that
+// accepts again from its handler spin.
 func (a *acceptor) settle(err error) error {
 	switch {
 	case err == nil:
 		a.backoff, a.retryAt = 0, 0
 		return nil
-	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
+	case errors.Is(err, proactor.ErrAborted) || errors.Is(err, net.ErrClosed):
+	default:
 		a.backoff = min(max(2*a.backoff, int64(minAcceptBackoff)), int64(maxAcceptBackoff))
 		a.retryAt = a.c.now() + a.backoff
 	}
@@ -181,9 +190,7 @@ func (a *acceptor) Addr() net.Addr { return a.addr }
 // Cancel aborts the accept in flight: its handler gets ErrAborted.
 func (a *acceptor) Cancel() {
 	a.c.be.Cancel(&a.fd)
-	if a.retry != nil {
-		a.retry.Cancel()
-	}
+	a.retry.Cancel()
 }
 
 // Close stops listening; the accept in flight completes with an error matching
@@ -197,9 +204,7 @@ func (a *acceptor) Close() error {
 	if err == nil {
 		a.c.openListeners.Add(-1)
 	}
-	if a.retry != nil {
-		a.retry.Cancel()
-	}
+	a.retry.Cancel()
 	return err
 }
 

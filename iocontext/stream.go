@@ -390,7 +390,7 @@ func (s *stream) shutdown() { s.Close() }
 // failLater posts the handler h (see call) with (0, err) as the completion of an op
 // that could not start.
 func (s *stream) failLater(h unsafe.Pointer, conn bool, err error) {
-	s.c.later(func() { call(s, h, conn, 0, err) })
+	s.later(func() { call(s, h, conn, 0, err) })
 }
 
 // later posts fn as the completion of an op that could not start: counted as work,
@@ -398,6 +398,27 @@ func (s *stream) failLater(h unsafe.Pointer, conn bool, err error) {
 func (c *Context) later(fn func()) {
 	c.addWork()
 	c.push(task{fn: fn})
+}
+
+// laterVia is later for an object whose handlers run through ex (SetExecutor's; nil
+// for direct delivery): a handler that fails before its operation starts (ErrBusy,
+// say) runs where the object's other handlers run, dispatched from a runner as a
+// completion is.
+func (c *Context) laterVia(ex Executor, fn func()) {
+	if ex == nil {
+		c.later(fn)
+		return
+	}
+	c.later(func() { ex.Dispatch(fn) })
+}
+
+// later is Context.later through the stream's executor (SetExecutor), if it has one.
+func (s *stream) later(fn func()) {
+	var ex Executor
+	if b := s.bound(); b != nil {
+		ex = b.ex
+	}
+	s.c.laterVia(ex, fn)
 }
 
 // AsyncReadSome reads into b and calls h with the number of bytes read, which may be
@@ -482,7 +503,7 @@ func (s *stream) startLent(h unsafe.Pointer, conn bool) {
 		panic("iocontext: read on a stream that was never opened")
 	}
 	if !s.st.takeWith(stReading, connBit(conn)) {
-		c.later(func() { call(s, h, conn, LentBuffer{}, ErrBusy) })
+		s.later(func() { call(s, h, conn, LentBuffer{}, ErrBusy) })
 		return
 	}
 	r := c.current()
@@ -749,7 +770,7 @@ func (s *stream) startWrite(b []byte, full bool, lent LentBuffer, h unsafe.Point
 	}
 	if !s.st.take(stWriting) {
 		if lent.c != nil {
-			c.later(func() {
+			s.later(func() {
 				lent.Release()
 				call(s, h, conn, 0, ErrBusy)
 			})

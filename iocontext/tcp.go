@@ -63,7 +63,7 @@ func (t *TCPConn) openTCP(c *Context, fd int) error {
 func (t *TCPConn) AsyncConnect(network string, addr *net.TCPAddr, h func(err error)) {
 	c := t.c
 	if !t.reusable() {
-		c.later(func() { h(ErrBusy) })
+		t.later(func() { h(ErrBusy) })
 		return
 	}
 	family, sa, _, err := tcpSockaddr(network, addr)
@@ -77,7 +77,7 @@ func (t *TCPConn) AsyncConnect(network string, addr *net.TCPAddr, h func(err err
 		}
 	}
 	if err != nil {
-		c.later(func() { h(err) })
+		t.later(func() { h(err) })
 		return
 	}
 	t.startConnect(sa, h)
@@ -258,10 +258,11 @@ func ListenTCP(c *Context, network, address string, opts ...ListenOption) (*TCPL
 
 // AsyncAccept accepts one connection and calls h with it (a new TCPConn, with
 // TCP_NODELAY set) or with the error. A transient failure (the peer reset the
-// connection while it was queued, EINTR) is retried; when the process is out of
-// descriptors (EMFILE, ENFILE) h gets the error, and the next accept waits a little
-// (growing from 5 ms to 1 s) before trying again, so a server that re-arms its accept
-// at once does not spin; the listener works normally once descriptors are freed.
+// connection while it was queued, EINTR) is retried; on another failure, such as the
+// process running out of descriptors (EMFILE, ENFILE), h gets the error, and the next
+// accept waits a little (growing from 5 ms to 1 s while failures repeat) before trying
+// again, so a server that re-arms its accept at once does not spin; the listener
+// works normally once descriptors are freed.
 //
 // h is queued behind every other handler, as any completion is, even when a
 // connection was already waiting. A server busy with many connections that accepts
@@ -270,7 +271,7 @@ func ListenTCP(c *Context, network, address string, opts ...ListenOption) (*TCPL
 // AsyncAcceptEach is the loop that takes those already waiting (TryAccept) first.
 func (l *TCPListener) AsyncAccept(h func(*TCPConn, error)) {
 	if !l.begin() {
-		l.c.later(func() { h(nil, ErrBusy) })
+		l.c.laterVia(l.ex, func() { h(nil, ErrBusy) })
 		return
 	}
 	l.hConn, l.into, l.hInto = h, nil, nil
@@ -316,12 +317,8 @@ func (l *TCPListener) TryAcceptInto(conn *TCPConn) error {
 // NewTCPConn) or closed with nothing in flight, and calls h. Reusing one TCPConn this
 // way accepts without allocating, as Asio's async_accept(socket, handler) does.
 func (l *TCPListener) AsyncAcceptInto(conn *TCPConn, h func(error)) {
-	if !conn.reusable() {
-		l.c.later(func() { h(ErrBusy) })
-		return
-	}
-	if !l.begin() {
-		l.c.later(func() { h(ErrBusy) })
+	if !conn.reusable() || !l.begin() {
+		l.c.laterVia(l.ex, func() { h(ErrBusy) })
 		return
 	}
 	conn.bind(l.c, "tcp")

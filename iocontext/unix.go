@@ -26,7 +26,7 @@ func NewUnixConn(c *Context) *UnixConn {
 func (u *UnixConn) AsyncConnect(path string, h func(err error)) {
 	c := u.c
 	if !u.reusable() {
-		c.later(func() { h(ErrBusy) })
+		u.later(func() { h(ErrBusy) })
 		return
 	}
 	fd, err := sys.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
@@ -36,7 +36,7 @@ func (u *UnixConn) AsyncConnect(path string, h func(err error)) {
 		err = &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: wrapSyscall("socket", err)}
 	}
 	if err != nil {
-		c.later(func() { h(err) })
+		u.later(func() { h(err) })
 		return
 	}
 	u.startConnect(&unix.SockaddrUnix{Name: path}, h)
@@ -116,7 +116,7 @@ func ListenUnix(c *Context, path string, opts ...ListenOption) (*UnixListener, e
 // before it accepts again.
 func (l *UnixListener) AsyncAccept(h func(*UnixConn, error)) {
 	if !l.begin() {
-		l.c.later(func() { h(nil, ErrBusy) })
+		l.c.laterVia(l.ex, func() { h(nil, ErrBusy) })
 		return
 	}
 	l.hConn, l.into, l.hInto = h, nil, nil
@@ -155,7 +155,7 @@ func (l *UnixListener) TryAcceptInto(conn *UnixConn) error {
 // in flight) without allocating.
 func (l *UnixListener) AsyncAcceptInto(conn *UnixConn, h func(error)) {
 	if !conn.reusable() || !l.begin() {
-		l.c.later(func() { h(ErrBusy) })
+		l.c.laterVia(l.ex, func() { h(ErrBusy) })
 		return
 	}
 	conn.bind(l.c, "unix")

@@ -91,7 +91,7 @@ func main() {
 	ln.AsyncAcceptEach(func(down *iocontext.TCPConn, err error) {
 		switch {
 		case err == nil:
-		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
+		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted), errors.Is(err, iocontext.ErrContextClosed):
 			return // the listener was closed: the loop has ended
 		default:
 			log.Printf("proxy: accept: %v", err) // e.g. out of descriptors: the loop goes on
