@@ -2,9 +2,9 @@
 # matrix.sh: runs issue #8's benchmark matrix, coio against its peers, and writes the
 # results (JSON lines, a Markdown report, PNG charts) into a new directory
 # bench/results/matrix-<UTC date>/. `make bench` runs the short preset (every
-# scenario and server, a subset of configurations: about 2 minutes of runs, 3-5 with
-# the installs and builds);
-# `make bench-full` the full one (about 50 minutes).
+# scenario and server, a subset of configurations, then three pairs of coio against
+# each configuration's best peer: about 3 minutes of runs, 4-5 with the installs and
+# builds); `make bench-full` the full one (about 75 minutes).
 #
 # Scenarios (see bench/README.md): (a) echo, one core; (b) skew, two cores; (c) memory
 # per idle connection; (d) HTTP/1.1 plaintext with wrk. Servers: coio, coro,

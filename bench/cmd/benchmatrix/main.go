@@ -44,7 +44,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,10 +127,7 @@ func main() {
 	for _, j := range jobs {
 		total += estimate(p, j)
 	}
-	later := pairPlan(p, scs)
-	if !slices.Contains(echoList, pairA) {
-		later = nil
-	}
+	later := pairPlan(p, scs, echoList, httpServersList)
 	for _, j := range later {
 		total += estimate(p, j)
 	}

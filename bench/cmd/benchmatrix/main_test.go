@@ -22,10 +22,11 @@ func TestOrder(t *testing.T) {
 
 func TestPresets(t *testing.T) {
 	all := []string{results.Echo, results.Skew, results.Idle, results.HTTP}
-	// The short preset is what `make bench` runs: it must stay well under 5 minutes
-	// with the builds, and still cover every scenario and every server.
+	// The short preset is what `make bench` runs: with the pairs after it, it must
+	// leave room for the installs and builds within 5 minutes, and still cover every
+	// scenario and every server.
 	short := plan(presets["short"], all, defaultEcho, defaultHTTP)
-	pairs := pairPlan(presets["short"], all)
+	pairs := pairPlan(presets["short"], all, defaultEcho, defaultHTTP)
 	if len(pairs) == 0 {
 		t.Error("the short preset runs no pairs")
 	}
@@ -258,5 +259,27 @@ func TestDriver(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestPairPlan: the dry run's pairs follow the server lists: none for a scenario
+// whose list lacks coio or a peer.
+func TestPairPlan(t *testing.T) {
+	p := presets["short"]
+	count := func(echo, http []string) (n map[string]int) {
+		n = map[string]int{}
+		for _, j := range pairPlan(p, []string{results.Echo, results.Skew, results.HTTP}, echo, http) {
+			n[j.scenario]++
+		}
+		return n
+	}
+	if n := count(defaultEcho, defaultHTTP); n[results.Echo] != 2*2*p.pairs || n[results.Skew] != 2*p.pairs || n[results.HTTP] != 2*p.pairs {
+		t.Errorf("default lists: %v pair runs", n)
+	}
+	if n := count([]string{"gonet", "asio"}, defaultHTTP); n[results.Echo] != 0 || n[results.HTTP] != 2*p.pairs {
+		t.Errorf("echo without coio: %v pair runs", n)
+	}
+	if n := count([]string{"coio", "coio-epoll"}, []string{"fasthttp", "nethttp"}); len(n) != 0 {
+		t.Errorf("coio without a peer, HTTP without coio: %v pair runs", n)
 	}
 }

@@ -29,8 +29,9 @@ type preset struct {
 var presets = map[string]preset{
 	// short is what `make bench` runs: every scenario and every server, a subset of
 	// the configurations, short windows, one repetition, then three pairs of coio
-	// against each configuration's best peer. Under 3 minutes of runs, so that with
-	// the installs and a cold build it stays under 5 minutes.
+	// against each configuration's best peer. About 3 minutes of runs (the estimate
+	// says 3m20s; its overheads are generous), so that with the installs and a cold
+	// build it stays under 5 minutes.
 	"short": {
 		name: "short", warmup: 300 * time.Millisecond, window: 1000 * time.Millisecond, reps: 1,
 		echo:       [][3]int{{64, 100, 1}, {4096, 1000, 16}},
@@ -110,8 +111,8 @@ func pairJobs(p preset, a string, rows []results.Row) []job {
 		for _, g := range results.Groups(rows, sc) {
 			_, f, _, _ := results.Figure(sc)
 			b := results.BestPeer(g, a)
-			if b == "" || results.Of(g.Runs[a], f).N == 0 {
-				continue
+			if b == "" || results.Of(g.Runs[a], f).Median <= 0 {
+				continue // no peer, or no figure of a's to compare
 			}
 			for n := 1; n <= p.pairs; n++ {
 				j := job{scenario: sc, size: g.Key[0], conns: g.Key[1], depth: g.Key[2], pair: n, a: a, b: b, rep: n}
@@ -130,10 +131,17 @@ func pairJobs(p preset, a string, rows []results.Row) []job {
 }
 
 // pairPlan is what pairJobs will make, for the dry run and the time estimate, before
-// the matrix has said which peer is best: one peer per configuration.
-func pairPlan(p preset, scenarios []string) []job {
+// the matrix has said which peer is best: one peer per configuration, in the
+// scenarios whose server list has pairA and a peer.
+func pairPlan(p preset, scenarios, echoList, httpList []string) []job {
+	withPeer := func(list []string) []string {
+		if !slices.Contains(list, pairA) || !slices.ContainsFunc(list, func(s string) bool { return !results.IsCoio(s) }) {
+			return nil
+		}
+		return []string{pairA, "best-peer"}
+	}
 	var rows []results.Row
-	for _, j := range plan(p, scenarios, []string{pairA, "best-peer"}, []string{pairA, "best-peer"}) {
+	for _, j := range plan(p, scenarios, withPeer(echoList), withPeer(httpList)) {
 		rows = append(rows, results.Row{Scenario: j.scenario, Server: j.server, Size: j.size, Conns: j.conns, Depth: j.depth,
 			ServerUsPerMsg: 1, MsgsPerS: 1, Light: &results.Class{P99Us: 1}, RSSPerConn: 1})
 	}

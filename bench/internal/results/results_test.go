@@ -91,6 +91,19 @@ func TestPairs(t *testing.T) {
 	if st := StatOf(Pairs(rows, HTTP, [3]int{0, 100, 0}), f, lower); st.N != 0 || st.B != "fasthttp" {
 		t.Errorf("a pair with a failed run has a ratio: %+v", st)
 	}
+	// Higher is better for req/s: the best peer has the most, and a ratio above 1
+	// is a win.
+	rows = append(rows, row(HTTP, "gnet", 1, func(r *Row) { r.MsgsPerS = 45000 }))
+	if p := BestPeer(Groups(rows, HTTP)[0], ""); p != "gnet" {
+		t.Errorf("HTTP BestPeer = %q; want gnet (45,000 req/s against fasthttp's 40,000)", p)
+	}
+	http := func(server string, n int, v float64) Row {
+		return row(HTTP, server, n, func(r *Row) { r.Pair, r.PairA, r.PairB, r.MsgsPerS = n, "coio", "gnet", v })
+	}
+	hp := []Row{http("coio", 1, 60000), http("gnet", 1, 50000), http("gnet", 2, 50000), http("coio", 2, 40000), http("coio", 3, 55000), http("gnet", 3, 50000)}
+	if st := StatOf(Pairs(hp, HTTP, [3]int{0, 100, 0}), f, lower); st.N != 3 || st.AWins != 2 || st.Median != 1.1 {
+		t.Errorf("HTTP pairs: %+v; want a median of 1.1 and 2 wins in 3", st)
+	}
 }
 
 func TestReadRoundTrip(t *testing.T) {
