@@ -21,10 +21,9 @@ const acceptDrain = 64
 //
 // h gets (nil, err) for an accept error the loop survives, such as running out of
 // descriptors (the next accept then backs off, as AsyncAccept's doc says), and the
-// loop goes on. The loop ends when the listener is closed, with one last call
-// h(nil, err): err matches net.ErrClosed and ErrAborted, or is ErrContextClosed when
-// the Context closed with a connection already accepted. Cancel ends it with
-// ErrAborted when it finds the loop's accept in flight; like any Cancel it aborts
+// loop goes on. The loop ends when the listener (or its Context) is closed, with one
+// last call h(nil, err), err matching ErrAborted and net.ErrClosed. Cancel ends it
+// with ErrAborted when it finds the loop's accept in flight; like any Cancel it aborts
 // only what is in flight, so one made while h runs (from h, or from another
 // goroutine) comes before the loop accepts again and misses it: Close is the end
 // that cannot be missed. The loop also ends, with h(nil, ErrBusy), if another accept
@@ -63,7 +62,7 @@ func acceptEach[C any](accept func(func(C, error)), try func() (C, error), h fun
 		if errors.Is(err, ErrWouldBlock) {
 			return
 		}
-		if errors.Is(err, ErrAborted) || errors.Is(err, net.ErrClosed) || errors.Is(err, ErrContextClosed) || errors.Is(err, ErrBusy) {
+		if errors.Is(err, ErrAborted) || errors.Is(err, net.ErrClosed) || errors.Is(err, ErrBusy) {
 			again = false
 		}
 		var none C

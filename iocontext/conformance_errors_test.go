@@ -427,7 +427,10 @@ func exhaustFDs(t *testing.T) (restore func()) {
 		}
 		fillers = append(fillers, fd)
 	}
-	if _, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
+	if fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
+		if err == nil {
+			unix.Close(fd)
+		}
 		restore()
 		t.Fatalf("descriptor table not full: open = %v", err)
 	}

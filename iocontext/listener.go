@@ -120,13 +120,15 @@ func (a *acceptor) tryAccept() (int, error) {
 		return -1, ErrWouldBlock
 	}
 	op := &a.aop
-	if !a.c.be.TryNow(op) {
+	ok := a.c.be.TryNow(op)
+	fd, err, sys := op.N, op.Err, op.Syscalls
+	op.N, op.Err, op.Syscalls = 0, nil, 0
+	if !ok {
+		a.c.countTry(proactor.OpAccept, false, nil, false, sys)
 		return -1, ErrWouldBlock
 	}
-	fd, err := op.N, op.Err
-	op.N, op.Err = 0, nil
 	err = a.settle(err)
-	a.c.countTry(proactor.OpAccept, err, false)
+	a.c.countTry(proactor.OpAccept, true, err, false, sys)
 	if err != nil {
 		return -1, err
 	}
@@ -135,10 +137,12 @@ func (a *acceptor) tryAccept() (int, error) {
 
 // settle records what one accept's result means for the back-off and returns the
 // error as the listener's user sees it. A success ends the back-off; a failure other
-// than a cancel or a close starts or doubles it: running out of descriptors or
-// memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) most often, but any error the kernel may
-// give again at once (EPERM from a security module, EPROTO) would make a loop that
-// accepts again from its handler spin.
+// than a cancel or a close starts or doubles it. Running out of descriptors or memory
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM) leaves the connection queued, so a loop that
+// accepts again from its handler would meet it again at once, as it would an error
+// that does not depend on the connection (EINVAL once the listening socket is shut
+// down, EPERM from a seccomp filter). An error that uses up its connection (EPROTO,
+// ENETDOWN) could not spin; for those the pause costs the next connection 5 ms.
 func (a *acceptor) settle(err error) error {
 	switch {
 	case err == nil:
@@ -150,6 +154,17 @@ func (a *acceptor) settle(err error) error {
 		a.retryAt = a.c.now() + a.backoff
 	}
 	return opError("accept", a.netw, a.Addr, nil, err)
+}
+
+// openErr is what an accept's handler, or TryAccept, gets when the connection it took
+// cannot be opened: the Context closing under it is a shutdown, which aborts
+// (ErrAborted, and net.ErrClosed: the listener closes with its Context), as every
+// other handler cut off by it is.
+func openErr(err error) error {
+	if err == ErrContextClosed {
+		return proactor.ErrAbortedClosed
+	}
+	return err
 }
 
 func (a *acceptor) acceptDone(op *proactor.Op) {

@@ -119,22 +119,30 @@ func (c *Context) countSubmitted(r *runner, k proactor.OpKind) {
 	r.st.own.dirty = true
 }
 
-// countTry counts an operation made on a Try fast path (no handler): started and
-// finished at once, on the calling goroutine's counters. A try that would block made
-// no operation and is not counted; its operation is counted when it is started.
-// eof marks a read that found the end of the stream (err is then the wrapped io.EOF).
-func (c *Context) countTry(k proactor.OpKind, err error, eof bool) {
+// countTry counts what a Try fast path did, on the calling goroutine's counters: the
+// syscalls it made (a try that would block made one too), and, when it made an
+// operation (made), that operation, started and finished at once. A try that would
+// block made no operation: its operation is counted when it starts. eof marks a read
+// that found the end of the stream.
+func (c *Context) countTry(k proactor.OpKind, made bool, err error, eof bool, syscalls uint32) {
 	if !c.stats {
 		return
 	}
 	var st *counters
 	if r := c.current(); r != nil {
 		st = r.st
-		st.own.immediate[k]++
-		st.own.dirty = true
+		if made {
+			st.own.immediate[k]++
+			st.own.dirty = true
+		}
 	} else {
 		st = &c.outside
-		st.immediate[k].Add(1)
+		if made {
+			st.immediate[k].Add(1)
+		}
+	}
+	if syscalls != 0 {
+		st.ioSyscalls.Add(uint64(syscalls))
 	}
 	if eof {
 		st.errs[k][ErrClassEOF].Add(1)
@@ -272,7 +280,8 @@ type Histogram struct {
 // time from any goroutine; the counters are read one by one, so a snapshot taken
 // under load is consistent only to within the operations in flight, and a busy
 // runner publishes its counts every WithBudget handlers: they are late by at most
-// that many until it waits for work or its run call returns.
+// that many until it waits for work or its run call returns. A snapshot taken while a
+// runner publishes may hold its new counts of some kinds and its old ones of others.
 func (c *Context) Stats() Stats {
 	s := Stats{Backend: c.info}
 	if ec, ok := c.be.(proactor.EnterCounter); ok {

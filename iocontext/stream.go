@@ -662,10 +662,11 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 	op := &s.rop
 	op.Buf = b
 	ok := s.c.be.TryNow(op)
-	n, err := op.N, op.Err
-	op.Buf, op.N, op.Err = nil, 0, nil
+	n, err, sys := op.N, op.Err, op.Syscalls
+	op.Buf, op.N, op.Err, op.Syscalls = nil, 0, nil, 0
 	s.st.clear(stReading)
 	if !ok {
+		s.c.countTry(proactor.OpRead, false, nil, false, sys)
 		return 0, ErrWouldBlock
 	}
 	eof := err == nil && n == 0
@@ -673,7 +674,7 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 		err = io.EOF
 	}
 	err = s.mapErr("read", err)
-	s.c.countTry(proactor.OpRead, err, eof)
+	s.c.countTry(proactor.OpRead, true, err, eof, sys)
 	return n, err
 }
 
@@ -691,14 +692,15 @@ func (s *stream) TryReadLent() (LentBuffer, error) {
 	op := &s.rop
 	op.Buf, op.Lend = nil, true
 	ok := s.c.be.TryNow(op)
-	n, err, b, id := op.N, op.Err, op.Buf, op.BufID
-	op.Buf, op.Lend, op.N, op.Err = nil, false, 0, nil
+	n, err, b, id, sys := op.N, op.Err, op.Buf, op.BufID, op.Syscalls
+	op.Buf, op.Lend, op.N, op.Err, op.Syscalls = nil, false, 0, nil, 0
 	s.st.clear(stReading)
 	switch {
 	case !ok:
+		s.c.countTry(proactor.OpRead, false, nil, false, sys)
 		return LentBuffer{}, ErrWouldBlock
 	case err == nil && n > 0 && b != nil:
-		s.c.countTry(proactor.OpRead, nil, false)
+		s.c.countTry(proactor.OpRead, true, nil, false, sys)
 		return LentBuffer{B: b[:n], c: s.c, id: id}, nil
 	}
 	eof := err == nil
@@ -706,7 +708,7 @@ func (s *stream) TryReadLent() (LentBuffer, error) {
 		err = io.EOF
 	}
 	err = s.mapErr("read", err)
-	s.c.countTry(proactor.OpRead, err, eof)
+	s.c.countTry(proactor.OpRead, true, err, eof, sys)
 	return LentBuffer{}, err
 }
 
@@ -728,14 +730,16 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 	op := &w.op
 	op.Buf = b
 	ok := s.c.be.TryNow(op)
-	n, err := op.N, op.Err
+	n, err, sys := op.N, op.Err, op.Syscalls
+	op.Syscalls = 0 // counted here, not by the next write that takes this writer
 	w.put()
 	s.st.clear(stWriting)
 	if !ok {
+		s.c.countTry(proactor.OpWrite, false, nil, false, sys)
 		return 0, ErrWouldBlock
 	}
 	err = s.mapErr("write", err)
-	s.c.countTry(proactor.OpWrite, err, false)
+	s.c.countTry(proactor.OpWrite, true, err, false, sys)
 	return n, err
 }
 

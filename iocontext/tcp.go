@@ -293,7 +293,7 @@ func (l *TCPListener) TryAccept() (*TCPConn, error) {
 	}
 	conn := NewTCPConn(l.c)
 	if err := conn.openTCP(l.c, fd); err != nil {
-		return nil, err
+		return nil, openErr(err)
 	}
 	return conn, nil
 }
@@ -310,7 +310,7 @@ func (l *TCPListener) TryAcceptInto(conn *TCPConn) error {
 	if err != nil {
 		return err
 	}
-	return conn.openTCP(l.c, fd)
+	return openErr(conn.openTCP(l.c, fd))
 }
 
 // AsyncAcceptInto accepts one connection into conn, which must be unopened (from
@@ -332,7 +332,7 @@ func (l *TCPListener) accepted(fd int, err error) {
 		h := l.hInto
 		l.into, l.hInto = nil, nil
 		if err == nil {
-			err = conn.openTCP(l.c, fd)
+			err = openErr(conn.openTCP(l.c, fd))
 		}
 		l.end()
 		h(err)
@@ -343,7 +343,7 @@ func (l *TCPListener) accepted(fd int, err error) {
 	var conn *TCPConn
 	if err == nil {
 		conn = NewTCPConn(l.c)
-		if err = conn.openTCP(l.c, fd); err != nil {
+		if err = openErr(conn.openTCP(l.c, fd)); err != nil {
 			conn = nil
 		}
 	}

@@ -133,7 +133,7 @@ func (l *UnixListener) TryAccept() (*UnixConn, error) {
 	}
 	conn := NewUnixConn(l.c)
 	if err := conn.open(l.c, fd, "unix"); err != nil {
-		return nil, err
+		return nil, openErr(err)
 	}
 	return conn, nil
 }
@@ -148,7 +148,7 @@ func (l *UnixListener) TryAcceptInto(conn *UnixConn) error {
 	if err != nil {
 		return err
 	}
-	return conn.open(l.c, fd, "unix")
+	return openErr(conn.open(l.c, fd, "unix"))
 }
 
 // AsyncAcceptInto accepts one connection into conn (unopened, or closed with nothing
@@ -168,7 +168,7 @@ func (l *UnixListener) accepted(fd int, err error) {
 		h := l.hInto
 		l.into, l.hInto = nil, nil
 		if err == nil {
-			err = conn.open(l.c, fd, "unix")
+			err = openErr(conn.open(l.c, fd, "unix"))
 		}
 		l.end()
 		h(err)
@@ -179,7 +179,7 @@ func (l *UnixListener) accepted(fd int, err error) {
 	var conn *UnixConn
 	if err == nil {
 		conn = NewUnixConn(l.c)
-		if err = conn.open(l.c, fd, "unix"); err != nil {
+		if err = openErr(conn.open(l.c, fd, "unix")); err != nil {
 			conn = nil
 		}
 	}

@@ -35,21 +35,20 @@ flags=()
 # shellcheck source=servers.sh
 . "$bench/scripts/servers.sh"
 build_servers coio asio
-command -v curl >/dev/null || { echo "$prog: curl is needed" >&2; exit 1; }
+for tool in curl python3; do
+  command -v "$tool" >/dev/null || { echo "$prog: $tool is needed" >&2; exit 1; }
+done
 
-# ctxsw PID: the voluntary and involuntary context switches of all its threads.
+# ctxsw PID: the voluntary and involuntary context switches of all its threads (0 0
+# for a process that is gone; a thread that exits meanwhile counts nothing).
 ctxsw() {
-  local v=0 n=0 f
-  for f in /proc/"$1"/task/*/status; do
-    v=$((v + $(awk '/^voluntary_ctxt_switches/{print $2}' "$f")))
-    n=$((n + $(awk '/^nonvoluntary_ctxt_switches/{print $2}' "$f")))
-  done
-  echo "$v $n"
+  cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk '/^voluntary_ctxt_switches/{v+=$2} /^nonvoluntary_ctxt_switches/{n+=$2} END{print v+0, n+0}'
 }
-# scrape PORT: coio's handlers run and runner busy seconds.
+# scrape PORT: coio's handlers run and runner busy seconds (0 0 if /metrics fails).
 scrape() {
-  curl -s "http://127.0.0.1:$1/metrics" |
-    awk '/^coio_handlers_total /{h=$2} /^coio_runner_busy_seconds_total /{b=$2} END{print h, b}'
+  curl -s --max-time 2 "http://127.0.0.1:$1/metrics" |
+    awk '/^coio_handlers_total /{h=$2} /^coio_runner_busy_seconds_total /{b=$2} END{print h+0, b+0}'
 }
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
@@ -69,6 +68,7 @@ port=18500
 for round in $(seq 1 "$rounds"); do
   for srv in coio asio; do
     port=$((port + 2))
+    rm -f "$tmp/server.log" # started waits for this run's log, not the last one's
     if [ "$srv" = coio ]; then
       GOMAXPROCS=2 "$tmp/echo" -runners 2 -metrics "127.0.0.1:$((port + 1))" -addr "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
     else
@@ -86,8 +86,8 @@ for round in $(seq 1 "$rounds"); do
     sleep 2.6
     read -r v1 n1 < <(ctxsw "$spid")
     [ "$srv" = coio ] && read -r h1 b1 < <(scrape $((port + 1)))
-    wait "$lp"
-    kill -TERM "$spid"
+    wait "$lp" || echo "$prog: echoload failed against $srv (round $round)" >&2
+    kill -TERM "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
     python3 - "$tmp/load.json" "$round" "$srv" "$((v1 - v0))" "$((n1 - n0))" "$h0" "$b0" "$h1" "$b1" <<'PY' | tee -a "$md"
 import json, sys

@@ -177,7 +177,7 @@ func main() {
 		switch {
 		case err == nil:
 			srv.start(conn)
-		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted), errors.Is(err, iocontext.ErrContextClosed):
+		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
 			// The listener was closed: the loop has ended.
 		default:
 			log.Printf("echo: accept: %v", err) // e.g. out of descriptors: the loop goes on

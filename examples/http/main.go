@@ -94,7 +94,7 @@ func main() {
 			switch {
 			case err == nil:
 				newConn(c).read()
-			case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted), errors.Is(err, iocontext.ErrContextClosed):
+			case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
 				// the listener was closed: the loop has ended
 			default:
 				log.Printf("http: accept: %v", err) // e.g. out of descriptors: the loop goes on

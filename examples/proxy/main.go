@@ -6,6 +6,12 @@
 // protocols work through it; the pair is closed once both directions have ended, or
 // at the first error on either side. Ctrl-C stops it.
 //
+// The lent buffers are one pool for every pair (-lend-count, 512 by default), and a
+// pair holds one per direction while its write is in flight: a few hundred clients
+// that stop reading would hold the pool and stall the other pairs' reads, so a
+// proxy facing untrusted clients sizes the pool for them or bounds each write's
+// time.
+//
 //	go run ./examples/echo -addr 127.0.0.1:7000 -metrics= &
 //	go run ./examples/proxy -addr 127.0.0.1:7100 -to 127.0.0.1:7000
 //	printf 'hello\n' | nc -q1 127.0.0.1 7100
@@ -91,7 +97,7 @@ func main() {
 	ln.AsyncAcceptEach(func(down *iocontext.TCPConn, err error) {
 		switch {
 		case err == nil:
-		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted), errors.Is(err, iocontext.ErrContextClosed):
+		case errors.Is(err, net.ErrClosed), errors.Is(err, iocontext.ErrAborted):
 			return // the listener was closed: the loop has ended
 		default:
 			log.Printf("proxy: accept: %v", err) // e.g. out of descriptors: the loop goes on
