@@ -51,6 +51,7 @@ func TestProxyProgram(t *testing.T) {
 			t.Setenv("COIO_BACKEND", be)
 			up := upstream(t)
 			p := exampletest.Run(t, bin, "proxy", "-addr", "127.0.0.1:0", "-to", up.Addr().String(), "-runners", "2")
+			idle := p.OpenFDs()
 			var wg sync.WaitGroup
 			for i := range 4 {
 				wg.Go(func() {
@@ -73,6 +74,17 @@ func TestProxyProgram(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			// Every pair is done both ways: the proxy closes both of its sides. (Its
+			// descriptors are counted from /proc, so only where that is readable.)
+			if idle >= 0 {
+				open := p.OpenFDs()
+				for deadline := time.Now().Add(10 * time.Second); open != idle && time.Now().Before(deadline); open = p.OpenFDs() {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if open != idle {
+					t.Errorf("the proxy holds %d descriptors after its connections ended; %d before them", open, idle)
+				}
+			}
 
 			// An upstream that refuses: the proxy closes the client's connection.
 			dead, err := net.Listen("tcp4", "127.0.0.1:0")

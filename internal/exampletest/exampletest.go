@@ -2,6 +2,7 @@ package exampletest
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -60,6 +61,16 @@ func Run(t *testing.T, bin, name string, args ...string) *Program {
 	}
 	p.Addr = m[1]
 	return p
+}
+
+// OpenFDs counts the program's open descriptors (from /proc; -1 where that cannot be
+// read), for tests that check a program lets go of what it is done with.
+func (p *Program) OpenFDs() int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
 }
 
 // Line returns the program's next line of output.
