@@ -79,11 +79,7 @@ func TestAsyncAcceptEach(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
 		startRunners(t, ctx, 1)
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		ln := listenTCP4(t, ctx)
 		loop := newEachLoop[*iocontext.TCPConn](t)
 		ln.AsyncAcceptEach(loop.h)
 
@@ -184,10 +180,7 @@ func TestAsyncAcceptEachUnix(t *testing.T) {
 func TestAsyncAcceptEachSurvivesPanic(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenTCP4(t, ctx)
 		got := make(chan *iocontext.TCPConn, 2)
 		first := true
 		ln.AsyncAcceptEach(func(c *iocontext.TCPConn, err error) {
@@ -232,11 +225,7 @@ func TestAsyncAcceptEachBusy(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
 		startRunners(t, ctx, 1)
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		ln := listenTCP4(t, ctx)
 		other := make(chan *iocontext.TCPConn, 1)
 		ln.AsyncAccept(func(c *iocontext.TCPConn, err error) {
 			if err != nil {
@@ -262,11 +251,7 @@ func TestAsyncAcceptEachThroughExecutor(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
 		startRunners(t, ctx, 2)
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		ln := listenTCP4(t, ctx)
 		s := strand.New(ctx)
 		ln.SetExecutor(s)
 		calls := make(chan bool, 8)
@@ -305,10 +290,7 @@ func TestAsyncAcceptEachThroughExecutor(t *testing.T) {
 func TestAsyncAcceptEachContextClose(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenTCP4(t, ctx)
 		p := rawClient(t, ln.Addr())
 		defer unix.Close(p)
 		loop := newEachLoop[*iocontext.TCPConn](t)
@@ -353,10 +335,7 @@ func TestBusyHandlersRunThroughExecutor(t *testing.T) {
 		c.Close()
 		recv(t, in, "the first read's end")
 
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenTCP4(t, ctx)
 		ln.SetExecutor(s)
 		ln.AsyncAccept(func(_ *iocontext.TCPConn, err error) { in <- s.RunningInThisStrand() })
 		ln.AsyncAcceptInto(iocontext.NewTCPConn(ctx), func(err error) {
@@ -382,11 +361,7 @@ func TestAsyncAcceptEachCloseDuringBackoff(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		ctx := be.open(t)
 		startRunners(t, ctx, 1)
-		ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		ln := listenTCP4(t, ctx)
 		// The client's socket is made first; connecting needs no descriptor.
 		cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err != nil {

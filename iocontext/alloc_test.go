@@ -181,11 +181,7 @@ func TestAllocsAsyncAccept(t *testing.T) { eachAllocBackend(t, allocsAsyncAccept
 // listener and a dial that connects one raw client to it, allocating nothing; the
 // caller closes the client.
 func acceptTarget(t *testing.T, ctx *iocontext.Context) (*iocontext.TCPListener, func() int) {
-	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenTCP4(t, ctx)
 	ta := ln.Addr().(*net.TCPAddr)
 	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
 	return ln, func() int {

@@ -208,11 +208,7 @@ func TestErrors_AcceptSurvivesTransient(t *testing.T) {
 func acceptSurvivesEMFILE(t *testing.T, be backend, each bool) {
 	ctx := be.open(t)
 	startRunners(t, ctx, 1)
-	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTCP4(t, ctx)
 	ta := ln.Addr().(*net.TCPAddr)
 	sa := &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ta.IP.To4())}
 	// The clients' sockets are made before the descriptors run out; connecting needs

@@ -96,6 +96,18 @@ func (b backend) open(t testing.TB, opts ...iocontext.Option) *iocontext.Context
 	return ctx
 }
 
+// listenTCP4 listens on a free port of 127.0.0.1; the listener is closed when the
+// test ends (a test may close it before: a second Close only says net.ErrClosed).
+func listenTCP4(t testing.TB, ctx *iocontext.Context) *iocontext.TCPListener {
+	t.Helper()
+	ln, err := iocontext.ListenTCP(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
 // waitLimit bounds every wait for something that must happen. It is a hang detector,
 // not a speed requirement.
 const waitLimit = 10 * time.Second

@@ -125,8 +125,8 @@ func (c *Context) countSubmitted(r *runner, k proactor.OpKind) {
 // block made no operation: its operation is counted when it starts. eof marks a read
 // that found the end of the stream.
 func (c *Context) countTry(k proactor.OpKind, made bool, err error, eof bool, syscalls uint32) {
-	if !c.stats {
-		return
+	if !c.stats || (!made && syscalls == 0) {
+		return // nothing to count: spare a would-block try (a lent read's, say) the runner lookup
 	}
 	var st *counters
 	if r := c.current(); r != nil {
