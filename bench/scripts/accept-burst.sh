@@ -35,13 +35,6 @@ done
 IFS=: read -r size lconns depth <<<"$load"
 
 bench=$(cd "$(dirname "$0")/.." && pwd)
-repo=$(cd "$bench/.." && pwd)
-out=${out:-$bench/results}
-mkdir -p "$out"
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM # through exit, so that the EXIT trap stops the server
-prog=accept-burst.sh
 flags=()
 # shellcheck source=servers.sh
 . "$bench/scripts/servers.sh"
@@ -79,7 +72,7 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
 {
   echo "# A burst of $conns new connections into a busy server"
   echo
-  echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
+  echo "$(date -u +%Y-%m-%d) · coio $commit · $(machine)"
   echo "Server on CPU 0 (GOMAXPROCS=1, one runner / thread); echoload on CPU 1 at $size B × $lconns connections × depth $depth; 4 s in, acceptburst (CPU 1) dials $conns connections at once, each writes a byte and waits for its echo. Times are from the burst's start to each echo.${COIO_BASE:+ coio-base is $COIO_BASE.}${COIO_BACKEND:+ COIO_BACKEND=$COIO_BACKEND.} Made by \`bench/scripts/accept-burst.sh\`."
   echo
   echo "| run | server | p50 ms | p99 ms | max ms | echoed within 1 s | failed | listen overflows |"

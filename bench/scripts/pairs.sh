@@ -59,16 +59,6 @@ while [ $# -gt 0 ]; do
 done
 
 bench=$(cd "$(dirname "$0")/.." && pwd)
-repo=$(cd "$bench/.." && pwd)
-out=${out:-$bench/results}
-mkdir -p "$out"
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-# A signal must end the script through exit, so that the EXIT trap stops the server:
-# killed by a signal it has no trap for, bash may skip it, and an orphaned server kept
-# its port, so that a later run's server could not bind it and that run failed.
-trap 'exit 130' INT TERM
-prog=pairs.sh
 # shellcheck source=servers.sh
 . "$bench/scripts/servers.sh"
 build_servers "$a" "$b"
@@ -118,7 +108,7 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
 {
   echo "# Server CPU per message, $a against $b, interleaved pairs"
   echo
-  echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
+  echo "$(date -u +%Y-%m-%d) · coio $commit · $(machine)"
   if [ "$together" = 1 ]; then
     echo "Both servers at once on CPU 0 (GOMAXPROCS=1 each, one runner / thread), one echoload for each on CPU 1, the same 1 s warm-up + ${window} s window (--together: each server has half a core); coio flags: ${flags[*]:-(none)}."
   else

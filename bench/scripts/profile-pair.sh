@@ -48,19 +48,12 @@ IFS=: read -r size conns depth <<<"$config"
 [ -n "$size" ] && [ -n "$conns" ] && [ -n "$depth" ] || { echo "profile-pair.sh: --config is SIZE:CONNS:DEPTH" >&2; exit 2; }
 
 bench=$(cd "$(dirname "$0")/.." && pwd)
-repo=$(cd "$bench/.." && pwd)
-out=${out:-$bench/results}
-mkdir -p "$out"
 if ! command -v perf >/dev/null; then
   echo "profile-pair.sh: perf is missing; installing linux-perf" >&2
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get install -y linux-perf >/dev/null
 fi
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM # through exit, so that the EXIT trap stops the server
-prog=profile-pair.sh
 # shellcheck source=servers.sh
 . "$bench/scripts/servers.sh"
 build_servers "$a" "$b"
@@ -101,7 +94,7 @@ done
 stamp=$(date -u +%Y%m%d-%H%M%S)
 md="$out/profile-$a-vs-$b-$size-$conns-$depth-$stamp.md"
 commit=$(cd "$repo" && git rev-parse --short HEAD)
-machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
+machine="$(machine)"
 python3 - "$tmp" "$a" "$b" "$runs" "$window" "$top" "$size" "$conns" "$depth" "$commit" "$machine" "${flags[*]:-(none)}" >"$md" <<'PY'
 import json, re, statistics, sys, datetime
 tmp, a, b = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -1,7 +1,10 @@
-# servers.sh: sourced by pairs.sh and profile-pair.sh, which run two echo servers one
-# against the other on CPU 0 the same way. The caller sets bench, repo, tmp (the build
-# directory, which its EXIT trap removes), flags (an array of examples/echo flags) and
-# prog (its name, for messages).
+# servers.sh: sourced by pairs.sh, profile-pair.sh, accept-burst.sh and
+# skew-profile.sh, which build and start the echo servers the same way. The caller
+# sets bench (the bench module's directory), flags (an array of examples/echo flags)
+# and, from its --out, out; sourcing sets up the rest every one of them needs: repo,
+# out (bench/results unless set) made, tmp (the build directory), the traps that stop
+# the script's servers and generators and remove tmp, and prog (its name, for
+# messages).
 #
 # Servers: coio (examples/echo as it comes), coio-own (-lend=false), coio-epoll,
 # coio-uring, coio-base (another build of examples/echo, named by COIO_BASE: the code
@@ -9,6 +12,22 @@
 # coro-own (-lend=false), asio,
 # asio-uring (built with build-asio.sh, which installs g++ and libasio-dev /
 # liburing-dev when missing), gnet and nbio (bench/servers, one event loop each).
+
+repo=$(cd "$bench/.." && pwd)
+out=${out:-$bench/results}
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# A signal must end the script through exit, so that the EXIT trap stops the server:
+# killed by a signal it has no trap for, bash may skip it, and an orphaned server kept
+# its port, so that a later run's server could not bind it and that run failed.
+trap 'exit 130' INT TERM
+prog=$(basename "$0")
+
+# machine: the CPU, its count and the kernel, for a report's heading.
+machine() {
+  echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
+}
 
 # build_servers A B: builds coio's examples, echoload, and the peers A and B need.
 build_servers() {

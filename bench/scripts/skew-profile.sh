@@ -24,13 +24,6 @@ while [ $# -gt 0 ]; do
 done
 
 bench=$(cd "$(dirname "$0")/.." && pwd)
-repo=$(cd "$bench/.." && pwd)
-out=${out:-$bench/results}
-mkdir -p "$out"
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM # through exit, so that the EXIT trap stops the server
-prog=skew-profile.sh
 flags=()
 # shellcheck source=servers.sh
 . "$bench/scripts/servers.sh"
@@ -57,7 +50,7 @@ commit=$(cd "$repo" && git rev-parse --short HEAD)
 {
   echo "# Skew: where the light connections' tail comes from"
   echo
-  echo "$(date -u +%Y-%m-%d) · coio $commit · $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') · $(nproc) CPUs · Linux $(uname -r)"
+  echo "$(date -u +%Y-%m-%d) · coio $commit · $(machine)"
   echo "64 B × 100 connections × depth 1, 10% heavy at 20×; server and echoload unpinned, two runners / threads, GOMAXPROCS=2; 1 s warm-up + 3 s window; switches counted over the middle 2.6 s. Made by \`bench/scripts/skew-profile.sh\`."
   echo
   echo "| round | server | light p50 µs | light p99 µs | msgs/s | server µs/msg | voluntary switches | preempted | busy µs per handler |"
