@@ -124,11 +124,11 @@ func (a *acceptor) tryAccept() (int, error) {
 	fd, err, sys := op.N, op.Err, op.Syscalls
 	op.N, op.Err, op.Syscalls = 0, nil, 0
 	if !ok {
-		a.c.countTry(proactor.OpAccept, false, nil, false, sys)
+		a.c.countTry(proactor.OpAccept, false, nil, sys)
 		return -1, ErrWouldBlock
 	}
 	err = a.settle(err)
-	a.c.countTry(proactor.OpAccept, true, err, false, sys)
+	a.c.countTry(proactor.OpAccept, true, err, sys)
 	if err != nil {
 		return -1, err
 	}

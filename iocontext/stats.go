@@ -122,9 +122,9 @@ func (c *Context) countSubmitted(r *runner, k proactor.OpKind) {
 // countTry counts what a Try fast path did, on the calling goroutine's counters: the
 // syscalls it made (a try that would block made one too), and, when it made an
 // operation (made), that operation, started and finished at once. A try that would
-// block made no operation: its operation is counted when it starts. eof marks a read
-// that found the end of the stream.
-func (c *Context) countTry(k proactor.OpKind, made bool, err error, eof bool, syscalls uint32) {
+// block made no operation: its operation is counted when it starts. err is the error
+// as the caller returns it (io.EOF at the end of a stream comes unwrapped).
+func (c *Context) countTry(k proactor.OpKind, made bool, err error, syscalls uint32) {
 	if !c.stats || (!made && syscalls == 0) {
 		return // nothing to count: spare a would-block try (a lent read's, say) the runner lookup
 	}
@@ -144,9 +144,7 @@ func (c *Context) countTry(k proactor.OpKind, made bool, err error, eof bool, sy
 	if syscalls != 0 {
 		st.ioSyscalls.Add(uint64(syscalls))
 	}
-	if eof {
-		st.errs[k][ErrClassEOF].Add(1)
-	} else if err != nil {
+	if err != nil {
 		st.errs[k][classify(err)].Add(1)
 	}
 }

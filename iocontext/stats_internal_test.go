@@ -21,7 +21,7 @@ func BenchmarkCountTry(b *testing.B) {
 		c.Post(func() {
 			b.ResetTimer()
 			for range b.N {
-				c.countTry(proactor.OpRead, true, nil, false, 1)
+				c.countTry(proactor.OpRead, true, nil, 1)
 			}
 			close(done)
 		})
@@ -31,7 +31,7 @@ func BenchmarkCountTry(b *testing.B) {
 	})
 	b.Run("outside", func(b *testing.B) {
 		for range b.N {
-			c.countTry(proactor.OpRead, true, nil, false, 1)
+			c.countTry(proactor.OpRead, true, nil, 1)
 		}
 	})
 }

@@ -666,15 +666,14 @@ func (s *stream) TryReadSome(b []byte) (int, error) {
 	op.Buf, op.N, op.Err, op.Syscalls = nil, 0, nil, 0
 	s.st.clear(stReading)
 	if !ok {
-		s.c.countTry(proactor.OpRead, false, nil, false, sys)
+		s.c.countTry(proactor.OpRead, false, nil, sys)
 		return 0, ErrWouldBlock
 	}
-	eof := err == nil && n == 0
-	if eof {
+	if err == nil && n == 0 {
 		err = io.EOF
 	}
 	err = s.mapErr("read", err)
-	s.c.countTry(proactor.OpRead, true, err, eof, sys)
+	s.c.countTry(proactor.OpRead, true, err, sys)
 	return n, err
 }
 
@@ -697,18 +696,17 @@ func (s *stream) TryReadLent() (LentBuffer, error) {
 	s.st.clear(stReading)
 	switch {
 	case !ok:
-		s.c.countTry(proactor.OpRead, false, nil, false, sys)
+		s.c.countTry(proactor.OpRead, false, nil, sys)
 		return LentBuffer{}, ErrWouldBlock
 	case err == nil && n > 0 && b != nil:
-		s.c.countTry(proactor.OpRead, true, nil, false, sys)
+		s.c.countTry(proactor.OpRead, true, nil, sys)
 		return LentBuffer{B: b[:n], c: s.c, id: id}, nil
 	}
-	eof := err == nil
-	if eof {
+	if err == nil {
 		err = io.EOF
 	}
 	err = s.mapErr("read", err)
-	s.c.countTry(proactor.OpRead, true, err, eof, sys)
+	s.c.countTry(proactor.OpRead, true, err, sys)
 	return LentBuffer{}, err
 }
 
@@ -735,11 +733,11 @@ func (s *stream) TryWriteSome(b []byte) (int, error) {
 	w.put()
 	s.st.clear(stWriting)
 	if !ok {
-		s.c.countTry(proactor.OpWrite, false, nil, false, sys)
+		s.c.countTry(proactor.OpWrite, false, nil, sys)
 		return 0, ErrWouldBlock
 	}
 	err = s.mapErr("write", err)
-	s.c.countTry(proactor.OpWrite, true, err, false, sys)
+	s.c.countTry(proactor.OpWrite, true, err, sys)
 	return n, err
 }
 
